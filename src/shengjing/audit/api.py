@@ -1,0 +1,122 @@
+"""Audit API: thin door into audit.service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+
+from shengjing.audit import service
+from shengjing.errors import InvalidInput
+from shengjing.identity import permissions as perms
+from shengjing.identity.principal import Principal
+from shengjing.web.deps import DB, requires
+
+router = APIRouter(tags=["audit"])
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    occurred_at: datetime
+    actor_id: int | None
+    actor_name: str
+    org_id: int | None
+    org_name: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    outcome: str
+    request_id: str
+    details: dict[str, Any]
+    algorithm: str
+    prev_hash: str
+    hash: str
+
+
+class EventPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    events: list[EventOut]
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    head_hash: str
+    first_broken_seq: int | None
+    reason_zh: str | None
+    reason_en: str | None
+
+
+class EventQuery(BaseModel):
+    """The viewer's filters; the same shape the console page reads from its query string."""
+
+    actor: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    org_id: int | None = None
+    request_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def to_filter(self) -> service.EventFilter:
+        return service.EventFilter(**{**self.model_dump(), "since": _as_utc(self.since), "until": _as_utc(self.until)})
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """A time without a zone is read as Shenyang's local time (Asia/Shanghai), as the console shows times."""
+    if value is None:
+        return None
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=SHANGHAI)).astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("时间超出范围。", "Time out of range.", field="since/until") from None
+
+
+def event_query(
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    outcome: Annotated[str | None, Query(max_length=20)] = None,
+    target_type: Annotated[str | None, Query(max_length=100)] = None,
+    target_id: Annotated[str | None, Query(max_length=200)] = None,
+    org_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    request_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+) -> EventQuery:
+    return EventQuery(actor=actor, action=action, outcome=outcome, target_type=target_type, target_id=target_id,
+                      org_id=org_id, request_id=request_id, since=since, until=until)
+
+
+@router.get("/audit/events")
+def list_events(
+    db: DB,
+    query: Annotated[EventQuery, Depends(event_query)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    actor: Principal = requires(perms.AUDIT_VIEW),
+) -> EventPage:
+    events, total = service.list_events(db, actor, query.to_filter(), limit=limit, offset=offset)
+    return EventPage(total=total, limit=limit, offset=offset, events=[EventOut.model_validate(e) for e in events])
+
+
+@router.get("/audit/verify")
+def verify(db: DB, actor: Principal = requires(perms.AUDIT_VERIFY)) -> VerifyOut:
+    report = service.verify_chain(db, actor)
+    broken = report.first_break
+    return VerifyOut(
+        ok=report.ok,
+        checked=report.checked,
+        head_hash=report.head_hash,
+        first_broken_seq=broken.seq if broken else None,
+        reason_zh=broken.reason_zh if broken else None,
+        reason_en=broken.reason_en if broken else None,
+    )

@@ -1,0 +1,52 @@
+"""One Settings object, read from the environment (``SHENGJING_*``) and passed explicitly, never a global."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of a deployment. The README lists them; `shengjing settings` prints the live values."""
+
+    model_config = SettingsConfigDict(env_prefix="SHENGJING_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(Path("var"), description="Working directory for the embedded store.")
+    database_url: str = Field(
+        "sqlite:///var/meta.db",
+        description="Metadata database (SQLAlchemy URL): SQLite by default, PostgreSQL in production.",
+    )
+    lake_dir: Path | None = Field(None, description="Directory of versioned Parquet snapshots (default var/lake).")
+
+    host: str = Field("127.0.0.1", description="Address `shengjing serve` listens on.")
+    port: int = Field(8000, description="Port `shengjing serve` listens on.")
+    workers: int = Field(1, ge=1, description="Server worker processes.")
+
+    cookie_secure: bool = Field(
+        True, description="Mark console cookies Secure (browsers accept them on http://127.0.0.1 and localhost)."
+    )
+    session_idle_minutes: int = Field(30, ge=1, description="A console session ends after this much inactivity.")
+    session_max_hours: int = Field(12, ge=1, description="A console session ends this long after login.")
+    lockout_threshold: int = Field(5, ge=1, description="Consecutive failed logins that lock an account.")
+    lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    password_min_length: int = Field(10, ge=8, description="Shortest password accepted.")
+    token_default_days: int = Field(90, ge=1, description="Default validity of a new API token.")
+    token_max_days: int = Field(365, ge=1, description="Longest validity an API token may be given.")
+
+    audit_hash: Literal["sha256", "sm3"] = Field(
+        "sha256", description="Hash of the audit chain for new events (SM3 through OpenSSL)."
+    )
+    default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")
+
+    @property
+    def lake_path(self) -> Path:
+        return self.lake_dir if self.lake_dir is not None else self.var_dir / "lake"
+
+    @property
+    def demo_path(self) -> Path:
+        return self.var_dir / "demo"

@@ -1,0 +1,1 @@
+"""The synthetic Shenyang city (沈阳): reference data and a deterministic Parquet generator."""

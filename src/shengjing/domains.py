@@ -1,0 +1,31 @@
+"""The installed domains, bottom floor first. The app, the CLI and the migrations assemble what each one
+registers (models, ``api.router``, ``pages.router``, ``cli.app``) from this list; nothing is hand-wired."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from sqlalchemy import MetaData
+
+DOMAINS: tuple[str, ...] = ("identity", "audit", "demo")
+
+
+def door_modules(door: str) -> list[ModuleType]:
+    """Each domain's ``api``, ``pages`` or ``cli`` module, for the domains that have one."""
+    found = []
+    for domain in DOMAINS:
+        try:
+            found.append(importlib.import_module(f"shengjing.{domain}.{door}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"shengjing.{domain}.{door}":
+                raise
+    return found
+
+
+def metadata() -> MetaData:
+    """The metadata of every domain's tables (importing ``models`` registers them on the shared Base)."""
+    from shengjing.store.db import Base
+
+    door_modules("models")
+    return Base.metadata

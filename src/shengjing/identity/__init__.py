@@ -1,0 +1,1 @@
+"""Organizations, users, roles and permissions, console sessions and API tokens."""

@@ -1,0 +1,1 @@
+"""The ground floor: the metadata database, its migrations, and the lake of Parquet snapshots."""
