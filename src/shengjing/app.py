@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings
@@ -48,11 +49,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = build_templates()
     app.state.metrics_registry = CollectorRegistry()
 
-    app.include_router(web_pages.router)
-    for module in domains.door_modules("api"):
-        app.include_router(module.router, prefix="/api/v1")
-    for module in domains.door_modules("pages"):
-        app.include_router(module.router)
+    # Routes are added flat (not include_router), so every APIRoute is in app.routes to be checked and tested.
+    for router in [web_pages.router, *(m.router for m in domains.door_modules("api")),
+                   *(m.router for m in domains.door_modules("pages"))]:
+        app.router.routes.extend(router.routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Deny by default, by construction: a route that declares neither a permission nor Public won't start.

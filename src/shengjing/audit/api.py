@@ -13,9 +13,9 @@ from shengjing.audit import service
 from shengjing.errors import InvalidInput
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
-from shengjing.web.deps import DB, requires
+from shengjing.web.deps import API_PREFIX, DB, requires
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -1,4 +1,4 @@
-"""Static reference data for the synthetic Shenyang (沈阳市): districts, departments, industries, organizations.
+"""Static reference data for the synthetic Shenyang (沈阳市): districts, organizations, industries, ….
 
 Everything here is a constant. The only code computes check characters at import time, so that no credit
 code in this file is a hand-copied string that could silently be wrong.
@@ -60,7 +60,8 @@ def organization_code_check_char(body: str) -> str:
     """
     if len(body) != 8 or not body.isascii() or not body.isalnum() or body != body.upper():
         raise ValueError(f"organization code body must be 8 upper-case ASCII letters/digits: {body!r}")
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body, _ORG_CODE_WEIGHTS, strict=True))
+    values = (int(c) if c.isdigit() else ord(c) - 55 for c in body)
+    total = sum(v * w for v, w in zip(values, _ORG_CODE_WEIGHTS, strict=True))
     check = 11 - total % 11
     return "X" if check == 10 else "0" if check == 11 else str(check)
 
@@ -149,7 +150,13 @@ SERVICE_AGENCY: Final = _org(
     "Liaoning Beichen Data Compliance Assessment Co., Ltd.", ENTERPRISE, "MA11D2WT",
 )  # fmt: skip
 
-ORGANIZATIONS: Final[tuple[Organization, ...]] = (DATA_BUREAU, *DEPARTMENTS, OPERATOR, DATA_MERCHANT, SERVICE_AGENCY)
+ORGANIZATIONS: Final[tuple[Organization, ...]] = (
+    DATA_BUREAU,
+    *DEPARTMENTS,
+    OPERATOR,
+    DATA_MERCHANT,
+    SERVICE_AGENCY,
+)
 
 
 # --- Industries (GB/T 4754-2017, four-digit classes) -------------------------------------------------------

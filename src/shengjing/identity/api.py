@@ -24,9 +24,9 @@ from shengjing.identity.schemas import (
     UserOut,
     UserUpdate,
 )
-from shengjing.web.deps import DB, requires
+from shengjing.web.deps import API_PREFIX, DB, requires
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(prefix=API_PREFIX, tags=["identity"])
 
 
 class PasswordSet(BaseModel):

@@ -19,6 +19,7 @@ from shengjing.identity.permissions import AUTHENTICATED, Permission
 from shengjing.identity.principal import Principal
 from shengjing.store.db import unit_of_work
 
+API_PREFIX = "/api/v1"
 SESSION_COOKIE = "sj_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"

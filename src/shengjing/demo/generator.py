@@ -1,0 +1,850 @@
+"""A deterministic synthetic Shenyang, written as one Parquet file per table.
+
+The city is generated in chunks of persons. Each chunk holds its persons and every row that refers to them
+(their enterprises, contributions, visits, enrolments, bus trips), so references never leave the chunk and
+a chunk needs nothing but its own random stream: memory stays bounded by one chunk, and the same
+``persons`` + ``seed`` always give the same files. Faker is asked once, up front, for pools of names,
+streets and words; rows are then drawn from those pools with numpy and assembled as Arrow arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from faker import Faker
+from stdnum.cn import ric
+
+from shengjing.demo import shenyang as sy
+
+Progress = Callable[[str, int, int], None]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+Days = npt.NDArray[np.datetime64]
+
+# --- The city's clock ---------------------------------------------------------------------------------------
+
+REFERENCE_DATE: Final = date(2025, 6, 30)  # "today" in the city: ages and statuses are as of this day
+FIRST_MONTH: Final = date(2025, 1, 1)  # monthly records cover FIRST_MONTH … the month of REFERENCE_DATE
+MONTHS: Final = 6
+SCHOOL_YEAR_START: Final = date(2024, 9, 1)
+TRIP_WEEK_START: Final = date(2025, 6, 23)  # bus trips are one week, Monday to Sunday
+_UTC_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai has no DST; local times are stored as UTC
+
+CHUNK_PERSONS: Final = 50_000
+_MAX_CHUNKS: Final = 250  # ID sequence numbers are shared out between chunks: keep each chunk's share ≥ 2
+_PERSONS_PER_ENTERPRISE: Final = 20
+
+
+def _day(d: date) -> np.datetime64:
+    return np.datetime64(d.isoformat(), "D")
+
+
+_REF_DAY: Final = _day(REFERENCE_DATE)
+_REF_YMD: Final = REFERENCE_DATE.year * 10000 + REFERENCE_DATE.month * 100 + REFERENCE_DATE.day
+
+
+# --- Tables -------------------------------------------------------------------------------------------------
+
+STRING: Final = pa.string()
+DATE: Final = pa.date32()
+TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+MONEY: Final = pa.decimal128(18, 2)  # CNY; money is never a float
+
+
+def _field(name: str, type_: pa.DataType, title: str, *, nullable: bool = False) -> pa.Field:
+    # The Chinese title rides along as field metadata so a catalog can show it without a lookup table.
+    return pa.field(name, type_, nullable=nullable, metadata={"title": title})
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    department: str  # Organization.code of the 数据提供单位
+    title: str
+    schema: pa.Schema
+
+
+TABLES: Final[tuple[TableSpec, ...]] = (
+    TableSpec("person", "public_security", "户籍人口", pa.schema([
+        _field("id_number", STRING, "公民身份号码"),
+        _field("name", STRING, "姓名"),
+        _field("sex", STRING, "性别"),
+        _field("birth_date", DATE, "出生日期"),
+        _field("ethnicity", STRING, "民族"),
+        _field("mobile", STRING, "手机号码", nullable=True),
+        _field("district_code", STRING, "户籍地行政区划代码"),
+        _field("address", STRING, "户籍地址"),
+        _field("registered_at", TIMESTAMP, "户籍登记时间"),
+    ])),
+    TableSpec("enterprise", "market_regulation", "企业营业执照", pa.schema([
+        _field("credit_code", STRING, "统一社会信用代码"),
+        _field("name", STRING, "企业名称"),
+        _field("legal_representative_id", STRING, "法定代表人身份号码"),
+        _field("industry_code", STRING, "国民经济行业代码"),
+        _field("registered_capital", MONEY, "注册资本（元）"),
+        _field("established_on", DATE, "成立日期"),
+        _field("district_code", STRING, "住所行政区划代码"),
+        _field("address", STRING, "住所"),
+        _field("status", STRING, "登记状态"),
+    ])),
+    TableSpec("social_insurance", "human_resources", "社会保险缴费记录", pa.schema([
+        _field("id_number", STRING, "公民身份号码"),
+        _field("employer_credit_code", STRING, "参保单位统一社会信用代码"),
+        _field("insurance_type", STRING, "险种"),
+        _field("month", DATE, "费款所属期（月初）"),
+        _field("contribution_base", MONEY, "缴费基数（元）"),
+        _field("amount", MONEY, "缴费金额（元）"),
+    ])),
+    TableSpec("housing_fund", "housing_fund", "住房公积金缴存记录", pa.schema([
+        _field("id_number", STRING, "公民身份号码"),
+        _field("employer_credit_code", STRING, "缴存单位统一社会信用代码"),
+        _field("month", DATE, "缴存月份（月初）"),
+        _field("deposit", MONEY, "月缴存额（元）"),
+        _field("balance", MONEY, "账户余额（元）"),
+    ])),
+    TableSpec("clinic_visit", "health", "门诊就诊记录", pa.schema([
+        _field("id_number", STRING, "公民身份号码"),
+        _field("hospital", STRING, "就诊医院"),
+        _field("visit_date", DATE, "就诊日期"),
+        _field("department", STRING, "就诊科室"),
+        _field("diagnosis_code", STRING, "诊断编码（ICD-10）"),
+        _field("diagnosis_name", STRING, "诊断名称"),
+        _field("fee", MONEY, "费用（元）"),
+    ])),
+    TableSpec("school_enrolment", "education", "中小学学籍", pa.schema([
+        _field("id_number", STRING, "公民身份号码"),
+        _field("school", STRING, "学校名称"),
+        _field("grade", STRING, "年级"),
+        _field("enrolled_on", DATE, "入学日期"),
+        _field("district_code", STRING, "学校所在行政区划代码"),
+    ])),
+    TableSpec("bus_card_trip", "transport", "公交卡刷卡记录", pa.schema([
+        _field("card_no", STRING, "卡号"),
+        _field("id_number", STRING, "持卡人身份号码（不记名卡为空）", nullable=True),
+        _field("line", STRING, "线路"),
+        _field("boarded_at", TIMESTAMP, "刷卡时间"),
+        _field("station", STRING, "上车站点"),
+        _field("fare", MONEY, "扣费金额（元）"),
+    ])),
+)  # fmt: skip
+TABLE_SPECS: Final[Mapping[str, TableSpec]] = {t.name: t for t in TABLES}
+
+
+# --- Manifest -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableFile:
+    name: str
+    department: str
+    title: str
+    rows: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class CityManifest:
+    directory: Path
+    persons: int
+    seed: int
+    reference_date: date
+    tables: tuple[TableFile, ...]
+
+    def table(self, name: str) -> TableFile:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {t.name: t.rows for t in self.tables}
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {t.name: t.path for t in self.tables}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "persons": self.persons,
+            "seed": self.seed,
+            "reference_date": self.reference_date.isoformat(),
+            "tables": {
+                t.name: {
+                    "department": t.department,
+                    "title": t.title,
+                    "rows": t.rows,
+                    "file": t.path.name,
+                    "path": str(t.path),
+                }
+                for t in self.tables
+            },
+        }
+
+
+MANIFEST_FILE: Final = "manifest.json"
+
+
+# --- Pools drawn from Faker once -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Pools:
+    surnames: pa.Array
+    given_any: tuple[pa.Array, pa.Array]  # female, male: Faker's given names as it draws them
+    given_single: tuple[pa.Array, pa.Array]  # their one-character members, paired up for two-character names
+    streets: pa.Array
+    brand_words: pa.Array  # 字号 of enterprise names
+    mobile_prefixes: Ints
+    stations: pa.Array
+
+
+def _draw_pools(seed: int) -> _Pools:
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    # Faker samples by its own frequency tables, so a few thousand draws carry its weighting into the pool.
+    surnames = [fake.last_name() for _ in range(5000)]
+    female = [fake.first_name_female() for _ in range(2000)]
+    male = [fake.first_name_male() for _ in range(2000)]
+    streets = sorted({fake.street_name() for _ in range(4000)})
+    single_chars = sorted({c for c in female + male if len(c) == 1})
+    brands = {fake.company_prefix() for _ in range(500)}
+    while len(brands) < 8000:
+        brands.add(fake.random_element(single_chars) + fake.random_element(single_chars))
+    prefixes = sorted({int(fake.phone_number()[:3]) for _ in range(3000)})
+    stations = list(sy.LANDMARK_STOPS) + [f"{s}站" for s in fake.random_elements(streets, 200, unique=True)]
+
+    def singles(names: list[str]) -> pa.Array:
+        return pa.array([n for n in names if len(n) == 1] or single_chars)
+
+    return _Pools(
+        surnames=pa.array(surnames),
+        given_any=(pa.array(female), pa.array(male)),
+        given_single=(singles(female), singles(male)),
+        streets=pa.array(streets),
+        brand_words=pa.array(sorted(brands)),
+        mobile_prefixes=np.array(prefixes, dtype=np.int64),
+        stations=pa.array(stations),
+    )
+
+
+# --- Static lookups ---------------------------------------------------------------------------------------
+
+
+def _weights(values: Any) -> npt.NDArray[np.float64]:
+    w = np.asarray(values, dtype=np.float64)
+    return w / w.sum()
+
+
+_DISTRICT_P: Final = _weights([d.population_weight for d in sy.DISTRICTS])
+_DISTRICT_CODES: Final = pa.array([d.code for d in sy.DISTRICTS])
+_DISTRICT_CODE_INTS: Final = np.array([int(d.code) for d in sy.DISTRICTS], dtype=np.int64)
+_DISTRICT_ADDRESS: Final = pa.array([sy.CITY_NAME + d.name for d in sy.DISTRICTS])
+# A 县 or 县级市 names its institutions without the city: "康平县人民医院", but "沈阳市和平区…".
+_DISTRICT_PREFIX: Final = [d.name if d.kind != "区" else sy.CITY_NAME + d.name for d in sy.DISTRICTS]
+
+_BIRTH_YEARS: Final = np.array(
+    [y for c in sy.BIRTH_COHORTS for y in range(c.first_year, c.last_year + 1)], dtype=np.int64
+)
+_BIRTH_YEAR_P: Final = _weights(
+    [c.weight for c in sy.BIRTH_COHORTS for _ in range(c.first_year, c.last_year + 1)]
+)
+_ETHNICITIES: Final = pa.array([e.value for e in sy.ETHNICITIES])
+_ETHNICITY_P: Final = _weights([e.weight for e in sy.ETHNICITIES])
+_SEXES: Final = pa.array(["女", "男"])  # indexed by is_male
+
+_INDUSTRY_CODES: Final = pa.array([i.code for i in sy.ENTERPRISE_INDUSTRIES])
+_INDUSTRY_TRADES: Final = pa.array([i.trade for i in sy.ENTERPRISE_INDUSTRIES])
+_LEGAL_FORMS: Final = pa.array(["有限公司", "有限责任公司", "股份有限公司"])
+_LEGAL_FORM_P: Final = _weights([85, 10, 5])
+_STATUSES: Final = pa.array(["存续", "在业", "注销", "吊销", "迁出"])
+_STATUS_P: Final = _weights([82, 5, 8, 4, 1])
+_ACTIVE_STATUSES: Final = 2  # the first two statuses can employ people
+_MODERN_ORG_CODE_SINCE: Final = _day(date(2016, 1, 1))  # later enterprises get "MA…" organization codes
+_USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+# Rates are employer + personal, in basis points of the contribution base; illustrative, not Shenyang's
+# published schedule.
+_INSURANCE_TYPES: Final = pa.array(["养老保险", "医疗保险", "失业保险", "工伤保险", "生育保险"])
+_INSURANCE_RATE_BP: Final = np.array([2400, 1000, 100, 40, 70], dtype=np.int64)
+_BASE_FLOOR, _BASE_CEILING = 4_200, 21_000  # yuan: contribution base bounds, illustrative
+_MONTH_DAYS: Final = np.array(
+    [np.datetime64(f"{FIRST_MONTH.year}-{FIRST_MONTH.month + k:02d}-01", "D") for k in range(MONTHS)]
+)
+
+_DISTRICT_HOSPITALS: Final = [p + ("中心医院" if p.endswith("区") else "人民医院") for p in _DISTRICT_PREFIX]
+_HOSPITALS: Final = pa.array([*sy.CITY_HOSPITALS, *_DISTRICT_HOSPITALS])
+_DIAGNOSIS_CODES: Final = pa.array([d.icd10 for d in sy.DIAGNOSES])
+_DIAGNOSIS_NAMES: Final = pa.array([d.name for d in sy.DIAGNOSES])
+_DIAGNOSIS_DEPTS: Final = [d.department for d in sy.DIAGNOSES]
+_DEPARTMENTS: Final = pa.array(sorted({*_DIAGNOSIS_DEPTS, "儿科"}))
+_DEPARTMENT_INDEX: Final = {name: i for i, name in enumerate(_DEPARTMENTS.to_pylist())}
+_DIAGNOSIS_DEPT_IDX: Final = np.array([_DEPARTMENT_INDEX[d] for d in _DIAGNOSIS_DEPTS], dtype=np.int64)
+_PAEDIATRICS: Final = _DEPARTMENT_INDEX["儿科"]
+_INTERNAL_MEDICINE: Final = _DEPARTMENT_INDEX["内科"]
+_DIAGNOSIS_P_CHILD: Final = _weights([d.weight_child for d in sy.DIAGNOSES])
+_DIAGNOSIS_P_ADULT: Final = _weights([d.weight_adult for d in sy.DIAGNOSES])
+
+_CN_NUMERALS: Final = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+_GRADES: Final = pa.array(
+    [f"小学{n}年级" for n in _CN_NUMERALS[:6]]
+    + [f"初中{n}年级" for n in _CN_NUMERALS[:3]]
+    + [f"高中{n}年级" for n in _CN_NUMERALS[:3]]
+)
+# (first grade, school count, name suffix) of each stage; every district has its own schools of each stage.
+_STAGES: Final = ((1, 8, "小学"), (7, 4, "初级中学"), (10, 2, "高级中学"))
+_STAGE_FIRST_GRADE: Final = np.array([first for first, _, _ in _STAGES], dtype=np.int64)
+_STAGE_SCHOOLS: Final = np.array([n for _, n, _ in _STAGES], dtype=np.int64)
+_STAGE_OFFSET: Final = np.concatenate([[0], np.cumsum(_STAGE_SCHOOLS)[:-1]])
+_SCHOOLS_PER_DISTRICT: Final = int(_STAGE_SCHOOLS.sum())
+_SCHOOLS: Final = pa.array(
+    [f"{p}第{_CN_NUMERALS[k]}{kind}" for p in _DISTRICT_PREFIX for _, n, kind in _STAGES for k in range(n)]
+)
+
+_BUS_LINES: Final = pa.array(sy.BUS_LINES)
+_CARD_ISSUER: Final = 2101 * 10**12  # 16-digit card numbers: issuer prefix + 12-digit serial
+
+
+# --- Small vectorized helpers -----------------------------------------------------------------------------
+
+
+def _money(cents: Ints) -> pa.Array:
+    """Exact decimal128(18, 2) from integer cents: the 16-byte two's complement words, built in numpy."""
+    words = np.empty((cents.size, 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = np.where(cents < 0, -1, 0)
+    return pa.Array.from_buffers(MONEY, cents.size, [None, pa.py_buffer(words)])
+
+
+def _timestamps(days: Days, local_seconds: Ints) -> pa.Array:
+    utc = days.astype("datetime64[s]") + (local_seconds - _UTC_OFFSET_S).astype("timedelta64[s]")
+    return pa.array(utc.astype("datetime64[us]"), type=TIMESTAMP)
+
+
+def _take(values: pa.Array, indices: Ints) -> pa.Array:
+    return values.take(pa.array(indices, type=pa.int64()))
+
+
+def _join(*parts: pa.Array | str) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _digits(values: Ints) -> pa.Array:
+    return pc.cast(pa.array(values, type=pa.int64()), STRING)
+
+
+def _ymd(days: Days) -> Ints:
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    dom = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
+    return years * 10000 + months * 100 + dom
+
+
+def _uniform_days(rng: np.random.Generator, low: Days, high: Days) -> Days:
+    """A uniformly drawn day in [low, high] for each pair (high is clamped up to low)."""
+    span = np.maximum((high - low).astype(np.int64), 0) + 1
+    return low + (rng.random(low.size) * span).astype(np.int64)
+
+
+def _draw(rng: np.random.Generator, pool: pa.Array, n: int) -> pa.Array:
+    return _take(pool, rng.integers(0, len(pool), n))
+
+
+def _draw_by_sex(rng: np.random.Generator, pools: tuple[pa.Array, pa.Array], male: Bools) -> pa.Array:
+    female_pool, male_pool = pools
+    return pc.if_else(pa.array(male), _draw(rng, male_pool, male.size), _draw(rng, female_pool, male.size))
+
+
+def _addresses(rng: np.random.Generator, pools: _Pools, district: Ints) -> pa.Array:
+    street = _draw(rng, pools.streets, district.size)
+    number = _digits(rng.integers(1, 400, district.size))
+    return _join(_take(_DISTRICT_ADDRESS, district), street, number, "号")
+
+
+def _group_rank(*keys: Ints) -> Ints:
+    """Rank of each row among the rows with the same key tuple (0 for the first of its group)."""
+    n = keys[0].size
+    order = np.lexsort(keys[::-1])
+    changed = np.zeros(n, dtype=np.bool_)
+    changed[:1] = True
+    for k in keys:
+        sk = k[order]
+        changed[1:] |= sk[1:] != sk[:-1]
+    positions = np.arange(n, dtype=np.int64)
+    starts = np.maximum.accumulate(np.where(changed, positions, 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = positions - starts
+    return rank
+
+
+# --- Chunks -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    index: int
+    count: int  # number of chunks in the city
+    start: int  # global index of the chunk's first person
+    size: int
+    enterprise_start: int
+    enterprises: int
+
+
+def _plan(persons: int) -> list[_Chunk]:
+    size = max(CHUNK_PERSONS, math.ceil(persons / _MAX_CHUNKS))
+    count = math.ceil(persons / size)
+    chunks, enterprise_start = [], 0
+    for i in range(count):
+        n = min(size, persons - i * size)
+        enterprises = round(n / _PERSONS_PER_ENTERPRISE)
+        chunks.append(_Chunk(i, count, i * size, n, enterprise_start, enterprises))
+        enterprise_start += enterprises
+    return chunks
+
+
+@dataclass(frozen=True, slots=True)
+class _People:
+    ids: pa.Array
+    district: Ints
+    male: Bools
+    birth: Days
+    birth_ymd: Ints
+    age: Ints  # whole years on REFERENCE_DATE
+
+
+@dataclass(frozen=True, slots=True)
+class _Firms:
+    credit_codes: pa.Array
+    active: Ints  # indices of the enterprises that can employ
+
+
+@dataclass(frozen=True, slots=True)
+class _Jobs:
+    person: Ints
+    employer: Ints  # index into _Firms.credit_codes
+    base_yuan: Ints
+
+
+def _table(name: str, columns: Mapping[str, pa.Array]) -> pa.Table:
+    schema = TABLE_SPECS[name].schema
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def _generate_chunk(chunk: _Chunk, pools: _Pools, seed: int) -> dict[str, pa.Table]:
+    # One independent stream per table: changing how one table is drawn leaves the others' rows alone.
+    streams = np.random.SeedSequence([seed, chunk.index]).spawn(len(TABLES) + 1)
+    rng = {name: np.random.default_rng(s) for name, s in zip([*TABLE_SPECS, "jobs"], streams, strict=True)}
+    people, person = _person(chunk, pools, rng["person"])
+    firms, enterprise = _enterprise(chunk, pools, rng["enterprise"], people, seed)
+    jobs = _jobs(rng["jobs"], people, firms)
+    return {
+        "person": person,
+        "enterprise": enterprise,
+        "social_insurance": _social_insurance(people, firms, jobs),
+        "housing_fund": _housing_fund(rng["housing_fund"], people, firms, jobs),
+        "clinic_visit": _clinic_visit(rng["clinic_visit"], people),
+        "school_enrolment": _school_enrolment(rng["school_enrolment"], people),
+        "bus_card_trip": _bus_card_trip(chunk, pools, rng["bus_card_trip"], people),
+    }
+
+
+# --- Tables, one function each ------------------------------------------------------------------------------
+
+
+def _sequence_numbers(chunk: _Chunk, district: Ints, birth: Days, male: Bools) -> tuple[Ints, Days]:
+    """The 3-digit order code of each ID: odd for men, even for women, unique city-wide.
+
+    The 500 codes of each sex are dealt out round-robin between chunks (code // 2 ≡ chunk index mod chunk
+    count), so chunks cannot collide without talking to each other. Within a chunk, the persons sharing a
+    (district, birthday, sex) take consecutive slots of the chunk's share from a pseudo-random start. The
+    rare person whose group outgrows the share is moved to the neighbouring birthday.
+    """
+    share = len(range(chunk.index, 500, chunk.count))
+    birth = birth.copy()
+    for _ in range(1000):
+        day = birth.astype(np.int64)
+        rank = _group_rank(district, day, male.astype(np.int64))
+        overflow = rank >= share
+        if not overflow.any():
+            start = _mix(district, day, male.astype(np.int64), np.full_like(day, chunk.index)) % share
+            slot = chunk.index + chunk.count * ((start + rank) % share)
+            return slot * 2 + male, birth
+        birth[overflow] += np.where(birth[overflow] < np.datetime64("1980-01-01"), 1, -1)
+    raise RuntimeError("could not allocate unique ID sequence numbers")  # pragma: no cover
+
+
+def _mix(*keys: Ints) -> Ints:
+    """A cheap deterministic hash of integer columns (multiply-xorshift), non-negative."""
+    h = np.zeros(keys[0].size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in keys:
+            h = (h ^ k.astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(29)
+    return (h >> np.uint64(1)).astype(np.int64)
+
+
+def _id_numbers(district: Ints, birth_ymd: Ints, seq: Ints) -> pa.Array:
+    body = _DISTRICT_CODE_INTS[district] * 10**11 + birth_ymd * 1000 + seq
+    # calc_check_digit reads the first 17 characters of an 18-character number; the placeholder is ignored.
+    return pa.array([b + ric.calc_check_digit(b + "0") for b in _digits(body).to_pylist()], type=STRING)
+
+
+def _person(chunk: _Chunk, pools: _Pools, rng: np.random.Generator) -> tuple[_People, pa.Table]:
+    n = chunk.size
+    district = rng.choice(len(sy.DISTRICTS), size=n, p=_DISTRICT_P).astype(np.int64)
+    male = rng.random(n) < 0.5
+    year = rng.choice(_BIRTH_YEARS, size=n, p=_BIRTH_YEAR_P)
+    jan1 = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    dec31 = (year - 1969).astype("datetime64[Y]").astype("datetime64[D]") - np.timedelta64(1, "D")
+    birth = _uniform_days(rng, jan1, dec31)
+    seq, birth = _sequence_numbers(chunk, district, birth, male)
+    birth_ymd = _ymd(birth)
+    age = (_REF_YMD - birth_ymd) // 10000
+    ids = _id_numbers(district, birth_ymd, seq)
+
+    # Given names: one of Faker's own draws, or two of its one-character names for a two-character name.
+    sex = male.astype(np.int64)
+    single = pools.given_single
+    two_chars = _join(_draw_by_sex(rng, single, male), _draw_by_sex(rng, single, male))
+    given = pc.if_else(pa.array(rng.random(n) < 0.55), two_chars, _draw_by_sex(rng, pools.given_any, male))
+    name = _join(_draw(rng, pools.surnames, n), given)
+
+    # Children under 12 have no phone of their own.
+    prefix = pools.mobile_prefixes[rng.integers(0, pools.mobile_prefixes.size, n)]
+    mobile = pc.cast(pa.array(prefix * 10**8 + rng.integers(0, 10**8, n), mask=age < 12), STRING)
+
+    # Registered at birth since household registers were computerised (here: 1985); a fifth moved in later.
+    register_from = np.maximum(birth, np.datetime64("1985-01-01"))
+    registered = _uniform_days(rng, register_from, register_from + np.timedelta64(60, "D"))
+    moved = (rng.random(n) < 0.2) & (age >= 19)
+    adult_from = birth[moved] + np.timedelta64(18 * 365, "D")
+    registered[moved] = _uniform_days(
+        rng, np.maximum(adult_from, registered[moved]), np.full(moved.sum(), _REF_DAY)
+    )
+    registered = np.minimum(registered, _REF_DAY)
+    office_seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
+
+    people = _People(ids, district, male, birth, birth_ymd, age)
+    return people, _table("person", {
+        "id_number": ids,
+        "name": name,
+        "sex": _take(_SEXES, sex),
+        "birth_date": pa.array(birth, type=DATE),
+        "ethnicity": _take(_ETHNICITIES, rng.choice(len(sy.ETHNICITIES), size=n, p=_ETHNICITY_P)),
+        "mobile": mobile,
+        "district_code": _take(_DISTRICT_CODES, district),
+        "address": _addresses(rng, pools, district),
+        "registered_at": _timestamps(registered, office_seconds),
+    })  # fmt: skip
+
+
+def _organization_bodies(global_index: Ints, modern: Bools, seed: int) -> list[str]:
+    """8-character organization code bodies, unique city-wide: the enterprise's global index, scrambled by
+    an affine map that is a bijection on the code space (the multiplier is coprime to its size)."""
+    salt = int(_mix(np.array([seed], dtype=np.int64))[0])
+    base = len(_USCC_ALPHABET)
+    digits = (global_index * 48_271_043 + salt % 10**8) % 10**8
+    letters = (global_index * 16_807_001 + salt % base**6) % base**6
+    bodies = []
+    for is_modern, d, v in zip(modern.tolist(), digits.tolist(), letters.tolist(), strict=True):
+        if is_modern:
+            chars = []
+            for _ in range(6):
+                v, r = divmod(v, base)
+                chars.append(_USCC_ALPHABET[r])
+            bodies.append("MA" + "".join(reversed(chars)))
+        else:
+            bodies.append(f"{d:08d}")
+    return bodies
+
+
+def _enterprise(
+    chunk: _Chunk, pools: _Pools, rng: np.random.Generator, people: _People, seed: int
+) -> tuple[_Firms, pa.Table]:
+    adults = np.flatnonzero(people.age >= 22)
+    m = chunk.enterprises if adults.size else 0
+    rep = rng.choice(adults, size=m) if m else np.zeros(0, dtype=np.int64)
+    # Founded once the representative was 20, and not before the market reforms of the early 1990s.
+    earliest = np.maximum(people.birth[rep] + np.timedelta64(20 * 365, "D"), np.datetime64("1992-01-01"))
+    established = _uniform_days(rng, earliest, np.full(m, _REF_DAY))
+    district = np.where(
+        rng.random(m) < 0.8, people.district[rep], rng.choice(len(sy.DISTRICTS), size=m, p=_DISTRICT_P)
+    ).astype(np.int64)
+    codes = _DISTRICT_CODES.to_pylist()
+    bodies = _organization_bodies(
+        np.arange(chunk.enterprise_start, chunk.enterprise_start + m, dtype=np.int64),
+        established >= _MODERN_ORG_CODE_SINCE,
+        seed,
+    )
+    credit_codes = pa.array(
+        [sy.credit_code(sy.ENTERPRISE, codes[d], b) for d, b in zip(district.tolist(), bodies, strict=True)],
+        type=STRING,
+    )
+    industry = rng.integers(0, len(sy.ENTERPRISE_INDUSTRIES), m)
+    name = _join(
+        "沈阳",
+        _draw(rng, pools.brand_words, m),
+        _take(_INDUSTRY_TRADES, industry),
+        _take(_LEGAL_FORMS, rng.choice(len(_LEGAL_FORM_P), size=m, p=_LEGAL_FORM_P)),
+    )
+    capital_wan = np.clip(np.rint(rng.lognormal(np.log(100), 1.3, m)), 1, 100_000).astype(np.int64)
+    status = rng.choice(len(_STATUS_P), size=m, p=_STATUS_P)
+    # Only going concerns that existed before the first contribution month employ anyone.
+    employs = (status < _ACTIVE_STATUSES) & (established < _day(FIRST_MONTH))
+    firms = _Firms(credit_codes, np.flatnonzero(employs))
+    return firms, _table("enterprise", {
+        "credit_code": credit_codes,
+        "name": name,
+        "legal_representative_id": _take(people.ids, rep),
+        "industry_code": _take(_INDUSTRY_CODES, industry),
+        "registered_capital": _money(capital_wan * 10_000 * 100),
+        "established_on": pa.array(established, type=DATE),
+        "district_code": _take(_DISTRICT_CODES, district),
+        "address": _addresses(rng, pools, district),
+        "status": _take(_STATUSES, status),
+    })  # fmt: skip
+
+
+def _jobs(rng: np.random.Generator, people: _People, firms: _Firms) -> _Jobs:
+    retirement = np.where(people.male, 60, 55)
+    employed = (people.age >= 18) & (people.age < retirement) & (rng.random(people.age.size) < 0.72)
+    person = np.flatnonzero(employed) if firms.active.size else np.zeros(0, dtype=np.int64)
+    employer = person
+    if person.size:
+        size = _weights(rng.lognormal(0.0, 1.2, firms.active.size))  # a few large employers, many small ones
+        employer = firms.active[rng.choice(firms.active.size, size=person.size, p=size)]
+    base = np.clip(np.rint(rng.lognormal(np.log(6500), 0.45, person.size)), _BASE_FLOOR, _BASE_CEILING)
+    return _Jobs(person, employer, base.astype(np.int64))
+
+
+def _social_insurance(people: _People, firms: _Firms, jobs: _Jobs) -> pa.Table:
+    # Every employee pays every insurance every month: rows are (employee, type, month), in that order.
+    kinds, months = len(_INSURANCE_TYPES), MONTHS
+    job = np.repeat(np.arange(jobs.person.size), kinds * months)
+    kind = np.tile(np.repeat(np.arange(kinds), months), jobs.person.size)
+    month = np.tile(np.arange(months), jobs.person.size * kinds)
+    base_cents = jobs.base_yuan[job] * 100
+    amount = (base_cents * _INSURANCE_RATE_BP[kind] + 5000) // 10000
+    return _table("social_insurance", {
+        "id_number": _take(people.ids, jobs.person[job]),
+        "employer_credit_code": _take(firms.credit_codes, jobs.employer[job]),
+        "insurance_type": _take(_INSURANCE_TYPES, kind),
+        "month": pa.array(_MONTH_DAYS[month], type=DATE),
+        "contribution_base": _money(base_cents),
+        "amount": _money(amount),
+    })  # fmt: skip
+
+
+def _housing_fund(rng: np.random.Generator, people: _People, firms: _Firms, jobs: _Jobs) -> pa.Table:
+    holders = np.flatnonzero(rng.random(jobs.person.size) < 0.65)
+    rate_pct = rng.choice(np.arange(5, 13), size=holders.size, p=_weights([3, 2, 2, 2, 2, 2, 2, 5]))
+    # Employer and employee each deposit base × rate, rounded to the yuan.
+    deposit = np.rint(jobs.base_yuan[holders] * rate_pct / 100).astype(np.int64) * 2 * 100
+    months_worked = np.clip((people.age[jobs.person[holders]] - 22) * 12, 0, 360)
+    opening = deposit * (rng.random(holders.size) * months_worked * 0.5).astype(np.int64)  # less withdrawals
+    row = np.repeat(np.arange(holders.size), MONTHS)
+    month = np.tile(np.arange(MONTHS), holders.size)
+    return _table("housing_fund", {
+        "id_number": _take(people.ids, jobs.person[holders][row]),
+        "employer_credit_code": _take(firms.credit_codes, jobs.employer[holders][row]),
+        "month": pa.array(_MONTH_DAYS[month], type=DATE),
+        "deposit": _money(deposit[row]),
+        "balance": _money(opening[row] + deposit[row] * (month + 1)),
+    })  # fmt: skip
+
+
+def _clinic_visit(rng: np.random.Generator, people: _People) -> pa.Table:
+    rate = np.where(people.age < 7, 2.0, np.where(people.age >= 65, 2.4, 0.9))  # visits per half year
+    person = np.repeat(np.arange(people.age.size), rng.poisson(rate))
+    v = person.size
+    child = people.age[person] < 14
+    diagnosis = np.where(
+        child,
+        rng.choice(len(sy.DIAGNOSES), size=v, p=_DIAGNOSIS_P_CHILD),
+        rng.choice(len(sy.DIAGNOSES), size=v, p=_DIAGNOSIS_P_ADULT),
+    )
+    department = _DIAGNOSIS_DEPT_IDX[diagnosis]
+    department = np.where(child & (department == _INTERNAL_MEDICINE), _PAEDIATRICS, department)
+    # Just over half go to a city hospital, the rest to their district's own.
+    city = len(sy.CITY_HOSPITALS)
+    hospital = np.where(rng.random(v) < 0.55, rng.integers(0, city, v), city + people.district[person])
+    days = _uniform_days(rng, np.full(v, _day(FIRST_MONTH)), np.full(v, _REF_DAY))
+    fee = np.rint(rng.lognormal(np.log(160), 0.8, v) * 100).astype(np.int64)
+    return _table("clinic_visit", {
+        "id_number": _take(people.ids, person),
+        "hospital": _take(_HOSPITALS, hospital),
+        "visit_date": pa.array(days, type=DATE),
+        "department": _take(_DEPARTMENTS, department),
+        "diagnosis_code": _take(_DIAGNOSIS_CODES, diagnosis),
+        "diagnosis_name": _take(_DIAGNOSIS_NAMES, diagnosis),
+        "fee": _money(fee),
+    })  # fmt: skip
+
+
+def _school_enrolment(rng: np.random.Generator, people: _People) -> pa.Table:
+    start = SCHOOL_YEAR_START
+    cutoff = start.year * 10000 + 831  # a child who is 6 by 31 August starts school that September
+    grade = (cutoff - people.birth_ymd) // 10000 - 5
+    pupil = np.flatnonzero((grade >= 1) & (grade <= 12))
+    grade = grade[pupil]
+    stage = np.searchsorted(_STAGE_FIRST_GRADE, grade, side="right") - 1
+    district = people.district[pupil]
+    pick = (rng.random(pupil.size) * _STAGE_SCHOOLS[stage]).astype(np.int64)
+    school = district * _SCHOOLS_PER_DISTRICT + _STAGE_OFFSET[stage] + pick
+    entry_year = start.year - (grade - _STAGE_FIRST_GRADE[stage])  # entered this stage of school that year
+    return _table("school_enrolment", {
+        "id_number": _take(people.ids, pupil),
+        "school": _take(_SCHOOLS, school),
+        "grade": _take(_GRADES, grade - 1),
+        "enrolled_on": pa.array(_september_first(entry_year), type=DATE),
+        "district_code": _take(_DISTRICT_CODES, district),
+    })  # fmt: skip
+
+
+def _september_first(years: Ints) -> Days:
+    months = (years - 1970).astype("datetime64[Y]").astype("datetime64[M]") + np.timedelta64(8, "M")
+    return months.astype("datetime64[D]")
+
+
+def _bus_card_trip(chunk: _Chunk, pools: _Pools, rng: np.random.Generator, people: _People) -> pa.Table:
+    age = people.age
+    holds = rng.random(age.size) < np.select([age < 6, age <= 18, age < 60], [0.0, 0.75, 0.45], 0.7)
+    holder = np.flatnonzero(holds)
+    anonymous = rng.binomial(holder.size, 0.25)
+    card_person = np.concatenate([holder, np.full(anonymous, -1, dtype=np.int64)])
+    # Card serials are dealt out in disjoint per-chunk ranges, so card numbers are unique city-wide.
+    card_no = _digits(_CARD_ISSUER + chunk.start * 2 + np.arange(card_person.size, dtype=np.int64))
+    card = np.repeat(np.arange(card_person.size), rng.poisson(4.5, card_person.size))
+    t = card.size
+    # Morning and evening peaks over a flat daytime base, local time.
+    peak = rng.random(t)
+    hour = np.select(
+        [peak < 0.35, peak < 0.7], [rng.normal(7.8, 0.6, t), rng.normal(17.8, 0.7, t)], rng.uniform(6, 21, t)
+    )
+    seconds = (np.clip(hour, 5.5, 22.5) * 3600).astype(np.int64)
+    day = _day(TRIP_WEEK_START) + rng.integers(0, 7, t)
+    order = np.lexsort((seconds, day.astype(np.int64), card))
+    card, seconds, day = card[order], seconds[order], day[order]
+    person = card_person[card]
+    named = person >= 0
+    rider_age = np.where(named, age[np.maximum(person, 0)], 30)
+    fare = np.select([rider_age >= 65, (rider_age >= 6) & (rider_age <= 18)], [0, 100], 200).astype(np.int64)
+    return _table("bus_card_trip", {
+        "card_no": _take(card_no, card),
+        "id_number": people.ids.take(pa.array(person, mask=~named)),
+        "line": _draw(rng, _BUS_LINES, t),
+        "boarded_at": _timestamps(day, seconds),
+        "station": _draw(rng, pools.stations, t),
+        "fare": _money(fare),
+    })  # fmt: skip
+
+
+# --- Writing ------------------------------------------------------------------------------------------------
+
+
+class _Writers:
+    """One ParquetWriter per table, appended to chunk by chunk; row counts kept as they go."""
+
+    def __init__(self, directory: Path) -> None:
+        self.rows = {t.name: 0 for t in TABLES}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        for t in TABLES:
+            path = directory / f"{t.name}.parquet"
+            self._writers[t.name] = pq.ParquetWriter(path, t.schema, compression="zstd")
+
+    def write(self, tables: Mapping[str, pa.Table]) -> None:
+        for name, table in tables.items():
+            self._writers[name].write_table(table)
+            self.rows[name] += table.num_rows
+
+    def __enter__(self) -> _Writers:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for w in self._writers.values():
+            w.close()
+
+
+def _replace_directory(staged: Path, target: Path) -> None:
+    """Move ``staged`` to ``target``; an existing ``target`` is moved aside first and back if that fails."""
+    if not target.exists():
+        os.rename(staged, target)
+        return
+    aside = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+    os.rename(target, aside)
+    try:
+        os.rename(staged, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def generate_city(
+    out_dir: Path, *, persons: int, seed: int, progress: Progress | None = None
+) -> CityManifest:
+    """Write a synthetic Shenyang of ``persons`` people into ``out_dir``, one Parquet file per table.
+
+    The same ``persons`` and ``seed`` give identical table contents. The city is built in a hidden sibling
+    directory and renamed into place only once complete; an existing ``out_dir`` is replaced whole. If
+    anything fails, ``out_dir`` is left as it was. ``progress("generate", persons_done, persons)`` is called
+    after each chunk is written.
+    """
+    if persons < 1:
+        raise ValueError("persons must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must be non-negative")
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    pools = _draw_pools(seed)
+    # A hidden sibling on the same file system, so the final rename is atomic; mkdir (not mkdtemp) so the
+    # city gets the usual permissions.
+    staged = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.partial")
+    staged.mkdir()
+    try:
+        with _Writers(staged) as writers:
+            for chunk in _plan(persons):
+                writers.write(_generate_chunk(chunk, pools, seed))
+                if progress is not None:
+                    progress("generate", chunk.start + chunk.size, persons)
+        manifest = CityManifest(
+            directory=out_dir,
+            persons=persons,
+            seed=seed,
+            reference_date=REFERENCE_DATE,
+            tables=tuple(
+                TableFile(t.name, t.department, t.title, writers.rows[t.name], out_dir / f"{t.name}.parquet")
+                for t in TABLES
+            ),
+        )
+        portable = manifest.to_dict()
+        del portable["directory"]
+        for entry in portable["tables"].values():
+            del entry["path"]
+        (staged / MANIFEST_FILE).write_text(json.dumps(portable, ensure_ascii=False, indent=2) + "\n")
+        _replace_directory(staged, out_dir)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return manifest
