@@ -12,11 +12,12 @@ from shengjing.audit.api import EventQuery, event_query
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
 from shengjing.web.deps import DB, requires
+from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-register(NavItem("/audit", "审计日志", perms.AUDIT_VIEW, order=90))
+register(NavItem("/audit", N_("审计日志"), perms.AUDIT_VIEW, order=90))
 PAGE_SIZE = 50
 
 

@@ -16,15 +16,16 @@ from shengjing.identity.schemas import OrganizationCreate, PasswordChange, Token
 from shengjing.web import i18n
 from shengjing.web.deps import DB, SESSION_COOKIE, public, requires
 from shengjing.web.forms import attempt
+from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.pages import safe_next
 from shengjing.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 register(
-    NavItem("/organizations", "组织", perms.ORG_VIEW, order=10),
-    NavItem("/users", "用户", perms.USER_VIEW, order=20),
-    NavItem("/tokens", "API 令牌", perms.TOKEN_VIEW, order=30),
+    NavItem("/organizations", N_("组织"), perms.ORG_VIEW, order=10),
+    NavItem("/users", N_("用户"), perms.USER_VIEW, order=20),
+    NavItem("/tokens", N_("API 令牌"), perms.TOKEN_VIEW, order=30),
 )
 LOGIN_CSRF_COOKIE = "sj_login_csrf"
 Text = Annotated[str, Form(max_length=500)]

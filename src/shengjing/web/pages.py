@@ -16,11 +16,12 @@ from shengjing.identity import service as identity
 from shengjing.identity.principal import Principal
 from shengjing.web import i18n
 from shengjing.web.deps import DB, public, requires
+from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import org_type_label, render
 
 router = APIRouter(include_in_schema=False)
-register(NavItem("/", "首页", perms.CONSOLE_HOME, order=0))
+register(NavItem("/", N_("首页"), perms.CONSOLE_HOME, order=0))
 
 
 def safe_next(target: str | None) -> str:

@@ -1,0 +1,183 @@
+"""Shared fixtures. Every database test runs on SQLite and, when SHENGJING_TEST_POSTGRES_URL is set, on
+PostgreSQL too; a URL that is set but unreachable stops the run at once instead of skipping quietly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from shengjing import domains
+from shengjing.app import create_app
+from shengjing.config import Settings
+from shengjing.identity import service as identity
+from shengjing.identity.models import Role, RolePermission
+from shengjing.identity.principal import OrgType, Principal, system_principal
+from shengjing.identity.schemas import OrganizationCreate, TokenCreate, UserCreate
+from shengjing.store import migrate
+from shengjing.store.db import make_engine, make_session_factory, unit_of_work
+
+POSTGRES_URL = os.environ.get("SHENGJING_TEST_POSTGRES_URL", "")
+PASSWORD = "Test-password-2026"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not POSTGRES_URL:
+        return
+    try:
+        with create_engine(POSTGRES_URL).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.exit(f"SHENGJING_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not POSTGRES_URL:
+        terminalreporter.write_line(
+            "NOTE: SHENGJING_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite was SKIPPED.", red=True
+        )
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "meta.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine, domains.metadata())
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of its own for this test session, migrated once; tests truncate it."""
+    if not POSTGRES_URL:
+        pytest.skip("SHENGJING_TEST_POSTGRES_URL is not set")
+    name = f"shengjing_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine, domains.metadata())
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "meta.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_database")
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in domains.metadata().sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    var = tmp_path / "var"
+    (var / "lake").mkdir(parents=True)
+    return Settings(_env_file=None, var_dir=var, database_url=database_url, log_json=True)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine, settings)
+    with unit_of_work(factory) as db:
+        identity.sync_builtin_roles(db, system_principal("test"))
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def system() -> Principal:
+    return system_principal("test")
+
+
+@dataclass
+class World:
+    """Helpers to populate a test's database through the services, as the CLI and API do."""
+
+    sessions: sessionmaker[Session]
+    system: Principal
+
+    def org(self, code: str, org_type: OrgType = OrgType.DATA_BUREAU, name: str | None = None) -> None:
+        with unit_of_work(self.sessions) as db:
+            identity.create_organization(
+                db, self.system, OrganizationCreate(code=code, name=name or f"组织{code}", org_type=org_type)
+            )
+
+    def user(self, username: str, org: str, *roles: str, password: str = PASSWORD) -> None:
+        with unit_of_work(self.sessions) as db:
+            identity.create_user(
+                db,
+                self.system,
+                UserCreate(username=username, display_name=username, org_code=org, password=password,
+                           roles=list(roles)),
+            )
+
+    def role(self, name: str, *permissions: str) -> None:
+        """A role holding exactly these permissions, open to every organization type."""
+        with unit_of_work(self.sessions) as db:
+            db.add(Role(name=name, label_zh=name, label_en=name, org_types=",".join(OrgType), builtin=False,
+                        permissions=[RolePermission(permission=p) for p in permissions]))
+
+    def token(self, username: str) -> str:
+        with unit_of_work(self.sessions) as db:
+            return identity.create_token(db, self.system, TokenCreate(name=f"t-{uuid.uuid4().hex[:8]}"),
+                                         for_username=username).token
+
+    def db(self) -> Session:
+        return self.sessions()
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session], system: Principal) -> World:
+    return World(sessions, system)
+
+
+@pytest.fixture
+def app(settings: Settings, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log a test client in through the real login form; returns the session's CSRF token."""
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": client.cookies.get("sj_login_csrf", "")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/account")
+    marker = 'name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
