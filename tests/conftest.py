@@ -22,6 +22,7 @@ from shengjing.identity import service as identity
 from shengjing.identity.models import Role, RolePermission
 from shengjing.identity.principal import OrgType, Principal, system_principal
 from shengjing.identity.schemas import OrganizationCreate, TokenCreate, UserCreate
+from shengjing.logs import configure as configure_logging
 from shengjing.store import migrate
 from shengjing.store.db import make_engine, make_session_factory, unit_of_work
 
@@ -42,7 +43,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not POSTGRES_URL:
         terminalreporter.write_line(
-            "NOTE: SHENGJING_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite was SKIPPED.", red=True
+            "NOTE: SHENGJING_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite was SKIPPED.",
+            red=True,
         )
 
 
@@ -97,7 +99,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     var = tmp_path / "var"
     (var / "lake").mkdir(parents=True)
-    return Settings(_env_file=None, var_dir=var, database_url=database_url, log_json=True)  # type: ignore[call-arg]
+    # Cheap Argon2 parameters keep the suite fast; production uses the RFC 9106 defaults.
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        var_dir=var,
+        database_url=database_url,
+        log_json=True,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
+    )
 
 
 @pytest.fixture
@@ -133,20 +143,34 @@ class World:
             identity.create_user(
                 db,
                 self.system,
-                UserCreate(username=username, display_name=username, org_code=org, password=password,
-                           roles=list(roles)),
+                UserCreate(
+                    username=username,
+                    display_name=username,
+                    org_code=org,
+                    password=password,
+                    roles=list(roles),
+                ),
             )
 
     def role(self, name: str, *permissions: str) -> None:
         """A role holding exactly these permissions, open to every organization type."""
         with unit_of_work(self.sessions) as db:
-            db.add(Role(name=name, label_zh=name, label_en=name, org_types=",".join(OrgType), builtin=False,
-                        permissions=[RolePermission(permission=p) for p in permissions]))
+            db.add(
+                Role(
+                    name=name,
+                    label_zh=name,
+                    label_en=name,
+                    org_types=",".join(OrgType),
+                    builtin=False,
+                    permissions=[RolePermission(permission=p) for p in permissions],
+                )
+            )
 
     def token(self, username: str) -> str:
         with unit_of_work(self.sessions) as db:
-            return identity.create_token(db, self.system, TokenCreate(name=f"t-{uuid.uuid4().hex[:8]}"),
-                                         for_username=username).token
+            return identity.create_token(
+                db, self.system, TokenCreate(name=f"t-{uuid.uuid4().hex[:8]}"), for_username=username
+            ).token
 
     def db(self) -> Session:
         return self.sessions()
@@ -173,11 +197,24 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     client.get("/login")
     response = client.post(
         "/login",
-        data={"username": username, "password": password, "csrf_token": client.cookies.get("sj_login_csrf", "")},
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": client.cookies.get("sj_login_csrf", ""),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+    return csrf_of(client)
+
+
+def csrf_of(client: TestClient) -> str:
+    """The CSRF token of the client's console session, as its pages embed it."""
     page = client.get("/account")
     marker = 'name="csrf_token" value="'
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+# Logs as JSON lines, captured by pytest and shown with a failing test.
+configure_logging("INFO", json=True)

@@ -50,8 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics_registry = CollectorRegistry()
 
     # Routes are added flat (not include_router), so every APIRoute is in app.routes to be checked and tested.
-    for router in [web_pages.router, *(m.router for m in domains.door_modules("api")),
-                   *(m.router for m in domains.door_modules("pages"))]:
+    for router in [
+        web_pages.router,
+        *(m.router for m in domains.door_modules("api")),
+        *(m.router for m in domains.door_modules("pages")),
+    ]:
         app.router.routes.extend(router.routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

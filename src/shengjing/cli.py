@@ -50,8 +50,10 @@ def init(ctx: typer.Context) -> None:
     migrate.upgrade(cli.engine, domains.metadata())
     with cli.transaction() as db:
         changed = identity.sync_builtin_roles(db, cli.actor)
-    console.print(f"store ready / 存储已就绪: {cli.settings.database_url} · lake {cli.settings.lake_path}"
-                  f" · roles updated: {', '.join(changed) or 'none'}")
+    console.print(
+        f"store ready / 存储已就绪: {cli.settings.database_url} · lake {cli.settings.lake_path}"
+        f" · roles updated: {', '.join(changed) or 'none'}"
+    )
 
 
 @db_app.command("revision")

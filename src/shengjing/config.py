@@ -26,13 +26,16 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, description="Server worker processes.")
 
     cookie_secure: bool = Field(
-        True, description="Mark console cookies Secure (browsers accept them on http://127.0.0.1 and localhost)."
+        True,
+        description="Mark console cookies Secure (browsers accept them on http://127.0.0.1 and localhost).",
     )
     session_idle_minutes: int = Field(30, ge=1, description="A console session ends after this much inactivity.")
     session_max_hours: int = Field(12, ge=1, description="A console session ends this long after login.")
     lockout_threshold: int = Field(5, ge=1, description="Consecutive failed logins that lock an account.")
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
     password_min_length: int = Field(10, ge=8, description="Shortest password accepted.")
+    password_hash_time_cost: int = Field(3, ge=1, description="Argon2id passes (RFC 9106 second choice: 3).")
+    password_hash_memory_kib: int = Field(65536, ge=1024, description="Argon2id memory in KiB (64 MiB).")
     token_default_days: int = Field(90, ge=1, description="Default validity of a new API token.")
     token_max_days: int = Field(365, ge=1, description="Longest validity an API token may be given.")
 

@@ -54,21 +54,20 @@ def _ric_is_valid(number: str) -> bool:
         return False
 
 
-def _county_since(code: str, name: str) -> int:
-    """The first year stdnum's region table assigns ``code`` to the county ``name`` ("[1983-]和平区")."""
+def _code_since(code: str, name: str) -> int:
+    """The first year stdnum's region table has ``code`` at all ("[1983-2013]东陵区,[2014-]浑南区" → 1983),
+    checking on the way that ``name`` is what the code means today."""
     info = dict(numdb.get("cn/loc").info(code)[-1][1])
-    for entry in info["county"].split(","):
-        span, county = entry[1:].split("]")
-        if county == name:
-            return int(span.split("-")[0] or 0)
-    raise AssertionError(f"{code} is not {name} in stdnum's table")
+    spans = dict(reversed(entry[1:].split("]")) for entry in info["county"].split(","))
+    assert spans[name].endswith("-"), f"{code} is not {name} today in stdnum's table"
+    return min(int(span.split("-")[0] or 0) for span in spans.values())
 
 
 def test_every_id_number_is_valid_except_for_stdnums_county_era_rule(tables: dict[str, pa.Table]) -> None:
     # stdnum only accepts a region code for people born after the code was created, which no real
     # Shenyang ID of someone born before 1983 satisfies; apart from that rule every number must pass.
     names = {d.code: d.name for d in shenyang.DISTRICTS}
-    since = {code: _county_since(code, name) for code, name in names.items()}
+    since = {code: _code_since(code, name) for code, name in names.items()}
     ids = _column(tables["person"], "id_number")
     for number in ids:
         assert len(number) == 18 and number[:17].isdigit()
@@ -80,8 +79,8 @@ def test_every_id_number_is_valid_except_for_stdnums_county_era_rule(tables: dic
 
 
 def test_birth_date_and_sex_in_the_id_agree_with_the_columns(tables: dict[str, pa.Table]) -> None:
-    person = tables["person"]
-    for number, sex, born in zip(*(_column(person, c) for c in ("id_number", "sex", "birth_date")), strict=True):
+    columns = (_column(tables["person"], c) for c in ("id_number", "sex", "birth_date"))
+    for number, sex, born in zip(*columns, strict=True):
         assert ric.get_birth_date(number) == born
         assert sex == ("男" if int(number[16]) % 2 else "女")
         assert date(1940, 1, 1) <= born <= date(2024, 12, 31)
@@ -90,7 +89,8 @@ def test_birth_date_and_sex_in_the_id_agree_with_the_columns(tables: dict[str, p
 def test_district_codes_are_shenyangs_thirteen(tables: dict[str, pa.Table]) -> None:
     person, enterprise = tables["person"], tables["enterprise"]
     assert set(_column(person, "district_code")) == shenyang.DISTRICT_CODES  # 2,000 people reach every one
-    assert all(n[:6] == d for n, d in zip(_column(person, "id_number"), _column(person, "district_code"), strict=True))
+    ids = zip(_column(person, "id_number"), _column(person, "district_code"), strict=True)
+    assert all(n[:6] == d for n, d in ids)
     codes = zip(_column(enterprise, "credit_code"), _column(enterprise, "district_code"), strict=True)
     assert all(c[2:8] == d for c, d in codes)
     assert set(_column(enterprise, "district_code")) <= shenyang.DISTRICT_CODES
@@ -115,9 +115,8 @@ def test_reference_organizations() -> None:
     assert len(shenyang.DEPARTMENTS) == 10
     organs = [o for o in shenyang.ORGANIZATIONS if o.role in ("data_bureau", "department")]
     assert all(o.credit_code[:2] in ("11", "12") for o in organs)
-    assert {o.credit_code[:2] for o in (shenyang.OPERATOR, shenyang.DATA_MERCHANT, shenyang.SERVICE_AGENCY)} == {
-        "91"
-    }
+    companies = (shenyang.OPERATOR, shenyang.DATA_MERCHANT, shenyang.SERVICE_AGENCY)
+    assert {o.credit_code[:2] for o in companies} == {"91"}
     assert len({o.code for o in shenyang.ORGANIZATIONS}) == len(shenyang.ORGANIZATIONS)
     assert len({i.code for i in shenyang.INDUSTRIES}) == len(shenyang.INDUSTRIES) >= 40
     assert {i.section for i in shenyang.INDUSTRIES} == set("ABCDEFGHIJKLMNOPQRS")
@@ -154,7 +153,8 @@ def test_employers_are_going_concerns(tables: dict[str, pa.Table]) -> None:
 
 
 def test_dependent_tables_are_consistent(tables: dict[str, pa.Table]) -> None:
-    born = dict(zip(_column(tables["person"], "id_number"), _column(tables["person"], "birth_date"), strict=True))
+    person = tables["person"]
+    born = dict(zip(_column(person, "id_number"), _column(person, "birth_date"), strict=True))
     ref = generator.REFERENCE_DATE
 
     def age(number: str) -> int:

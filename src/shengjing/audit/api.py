@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
@@ -92,8 +92,17 @@ def event_query(
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
 ) -> EventQuery:
-    return EventQuery(actor=actor, action=action, outcome=outcome, target_type=target_type, target_id=target_id,
-                      org_id=org_id, request_id=request_id, since=since, until=until)
+    return EventQuery(
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        target_type=target_type,
+        target_id=target_id,
+        org_id=org_id,
+        request_id=request_id,
+        since=since,
+        until=until,
+    )
 
 
 @router.get("/audit/events")

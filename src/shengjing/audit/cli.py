@@ -25,7 +25,8 @@ def verify(ctx: typer.Context) -> None:
     err_console.print(f"[red]audit chain broken at event #{broken.seq} / 审计链在第 {broken.seq} 号事件处断开[/red]")
     raise IntegrityBroken(
         f"第 {broken.seq} 号审计事件校验失败：{broken.reason_zh}。前 {report.checked} 个事件完好。",
-        f"Audit event #{broken.seq} does not verify: {broken.reason_en}. The {report.checked} events before it are intact.",
+        f"Audit event #{broken.seq} does not verify: {broken.reason_en}. "
+        f"The {report.checked} events before it are intact.",
         seq=broken.seq,
     )
 
@@ -45,6 +46,8 @@ def list_events(
             db, cli.actor, service.EventFilter(actor=actor, action=action, outcome=outcome), limit=limit
         )
     for e in events:
-        console.print(f"#{e.seq} {e.occurred_at.isoformat(timespec='seconds')} {e.actor_name} {e.action} "
-                      f"{e.target_type}:{e.target_id or '-'} {e.outcome} req={e.request_id}")
+        console.print(
+            f"#{e.seq} {e.occurred_at.isoformat(timespec='seconds')} {e.actor_name} {e.action} "
+            f"{e.target_type}:{e.target_id or '-'} {e.outcome} req={e.request_id}"
+        )
     console.print(f"[dim]{len(events)} of {total}[/dim]")

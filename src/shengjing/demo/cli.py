@@ -25,8 +25,14 @@ def demo(
     cli = context(ctx)
     target = out or cli.settings.demo_path
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("persons 人口", total=persons)
 
         def report(phase: str, done: int, total: int) -> None:

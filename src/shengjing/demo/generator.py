@@ -224,9 +224,10 @@ def _draw_pools(seed: int) -> _Pools:
     male = [fake.first_name_male() for _ in range(2000)]
     streets = sorted({fake.street_name() for _ in range(4000)})
     single_chars = sorted({c for c in female + male if len(c) == 1})
+    # Faker has ~80 company prefixes; pairs of its one-character names make enough 字号 for 50,000 names.
+    pairs = [a + b for a in single_chars for b in single_chars if a != b]
     brands = {fake.company_prefix() for _ in range(500)}
-    while len(brands) < 8000:
-        brands.add(fake.random_element(single_chars) + fake.random_element(single_chars))
+    brands.update(fake.random_elements(pairs, length=min(6000, len(pairs)), unique=True))
     prefixes = sorted({int(fake.phone_number()[:3]) for _ in range(3000)})
     stations = list(sy.LANDMARK_STOPS) + [f"{s}站" for s in fake.random_elements(streets, 200, unique=True)]
 
@@ -262,9 +263,7 @@ _DISTRICT_PREFIX: Final = [d.name if d.kind != "区" else sy.CITY_NAME + d.name 
 _BIRTH_YEARS: Final = np.array(
     [y for c in sy.BIRTH_COHORTS for y in range(c.first_year, c.last_year + 1)], dtype=np.int64
 )
-_BIRTH_YEAR_P: Final = _weights(
-    [c.weight for c in sy.BIRTH_COHORTS for _ in range(c.first_year, c.last_year + 1)]
-)
+_BIRTH_YEAR_P: Final = _weights([c.weight for c in sy.BIRTH_COHORTS for _ in range(c.first_year, c.last_year + 1)])
 _ETHNICITIES: Final = pa.array([e.value for e in sy.ETHNICITIES])
 _ETHNICITY_P: Final = _weights([e.weight for e in sy.ETHNICITIES])
 _SEXES: Final = pa.array(["女", "男"])  # indexed by is_male
@@ -534,9 +533,7 @@ def _person(chunk: _Chunk, pools: _Pools, rng: np.random.Generator) -> tuple[_Pe
     registered = _uniform_days(rng, register_from, register_from + np.timedelta64(60, "D"))
     moved = (rng.random(n) < 0.2) & (age >= 19)
     adult_from = birth[moved] + np.timedelta64(18 * 365, "D")
-    registered[moved] = _uniform_days(
-        rng, np.maximum(adult_from, registered[moved]), np.full(moved.sum(), _REF_DAY)
-    )
+    registered[moved] = _uniform_days(rng, np.maximum(adult_from, registered[moved]), np.full(moved.sum(), _REF_DAY))
     registered = np.minimum(registered, _REF_DAY)
     office_seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
 
@@ -798,9 +795,7 @@ def _replace_directory(staged: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def generate_city(
-    out_dir: Path, *, persons: int, seed: int, progress: Progress | None = None
-) -> CityManifest:
+def generate_city(out_dir: Path, *, persons: int, seed: int, progress: Progress | None = None) -> CityManifest:
     """Write a synthetic Shenyang of ``persons`` people into ``out_dir``, one Parquet file per table.
 
     The same ``persons`` and ``seed`` give identical table contents. The city is built in a hidden sibling

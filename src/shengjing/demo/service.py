@@ -51,19 +51,41 @@ def set_up_organizations_and_users(db: Session, actor: Principal) -> list[tuple[
     created_orgs = 0
     for org in shenyang.ORGANIZATIONS:
         if db.scalar(select(Organization.id).where(Organization.code == org.code)) is None:
-            identity.create_organization(db, actor, OrganizationCreate(
-                code=org.code, name=org.name, name_en=org.name_en, org_type=OrgType(org.role),
-                credit_code=org.credit_code))
+            identity.create_organization(
+                db,
+                actor,
+                OrganizationCreate(
+                    code=org.code,
+                    name=org.name,
+                    name_en=org.name_en,
+                    org_type=OrgType(org.role),
+                    credit_code=org.credit_code,
+                ),
+            )
             created_orgs += 1
     logins = []
     for demo in DEMO_USERS:
         password = _new_password(demo.username)
         if db.scalar(select(User.id).where(User.username == demo.username)) is None:
-            identity.create_user(db, actor, UserCreate(username=demo.username, display_name=demo.display_name,
-                                                       org_code=demo.org.code, password=password, roles=[demo.role]))
+            identity.create_user(
+                db,
+                actor,
+                UserCreate(
+                    username=demo.username,
+                    display_name=demo.display_name,
+                    org_code=demo.org.code,
+                    password=password,
+                    roles=[demo.role],
+                ),
+            )
         else:
             identity.set_password(db, actor, demo.username, password)
         logins.append((demo, password))
-    record(db, actor, "demo.city.setup", target_type="demo", details={
-        "organizations_created": created_orgs, "users": [d.username for d in DEMO_USERS]})
+    record(
+        db,
+        actor,
+        "demo.city.setup",
+        target_type="demo",
+        details={"organizations_created": created_orgs, "users": [d.username for d in DEMO_USERS]},
+    )
     return logins

@@ -35,7 +35,9 @@ class PasswordSet(BaseModel):
 
 
 class TokenRequest(TokenCreate):
-    username: Annotated[str | None, Field(max_length=64, description="another user's (needs user-change rights)")] = None
+    username: Annotated[str | None, Field(max_length=64, description="another user's (needs user-change rights)")] = (
+        None
+    )
 
 
 @router.get("/me")
@@ -64,7 +66,9 @@ def list_organizations(
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED)
-def create_organization(body: OrganizationCreate, db: DB, actor: Principal = requires(perms.ORG_ADD)) -> OrganizationOut:
+def create_organization(
+    body: OrganizationCreate, db: DB, actor: Principal = requires(perms.ORG_ADD)
+) -> OrganizationOut:
     return service.create_organization(db, actor, body)
 
 
@@ -82,7 +86,9 @@ def update_organization(
 
 @router.get("/users")
 def list_users(
-    db: DB, org: Annotated[str | None, Query(max_length=64)] = None, actor: Principal = requires(perms.USER_VIEW)
+    db: DB,
+    org: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Principal = requires(perms.USER_VIEW),
 ) -> list[UserOut]:
     return service.list_users(db, actor, org)
 
@@ -119,7 +125,9 @@ def list_roles(db: DB, actor: Principal = requires(perms.ROLE_VIEW)) -> list[Rol
 
 @router.get("/tokens")
 def list_tokens(
-    db: DB, username: Annotated[str | None, Query(max_length=64)] = None, actor: Principal = requires(perms.TOKEN_VIEW)
+    db: DB,
+    username: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Principal = requires(perms.TOKEN_VIEW),
 ) -> list[TokenOut]:
     return service.list_tokens(db, actor, username)
 

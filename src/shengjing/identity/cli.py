@@ -40,8 +40,11 @@ def org_list(ctx: typer.Context, org_type: OrgType | None = typer.Option(None, "
     """List organizations."""
     cli = context(ctx)
     with cli.transaction() as db:
-        emit(service.list_organizations(db, cli.actor, org_type), as_json=as_json,
-             columns=["code", "name", "org_type", "credit_code", "active"])
+        emit(
+            service.list_organizations(db, cli.actor, org_type),
+            as_json=as_json,
+            columns=["code", "name", "org_type", "credit_code", "active"],
+        )
 
 
 @user_app.command("add")
@@ -52,14 +55,21 @@ def user_add(
     display_name: str = typer.Option(..., "--name", help="Display name"),
     role: list[str] = typer.Option([], "--role", help="Role name (repeatable)"),
     email: str | None = typer.Option(None, "--email"),
-    password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="SHENGJING_NEW_PASSWORD"),
+    password: str = typer.Option(
+        ...,
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="SHENGJING_NEW_PASSWORD",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Add a user (the password is prompted for unless given)."""
     cli = context(ctx)
-    data = UserCreate(username=username, display_name=display_name, email=email, org_code=org, password=password,
-                      roles=role)
+    data = UserCreate(
+        username=username, display_name=display_name, email=email, org_code=org, password=password, roles=role
+    )
     with cli.transaction() as db:
         emit(service.create_user(db, cli.actor, data), as_json=as_json)
 
@@ -69,8 +79,11 @@ def user_list(ctx: typer.Context, org: str | None = typer.Option(None, "--org"),
     """List users."""
     cli = context(ctx)
     with cli.transaction() as db:
-        emit(service.list_users(db, cli.actor, org), as_json=as_json,
-             columns=["username", "display_name", "org_code", "roles", "active", "locked"])
+        emit(
+            service.list_users(db, cli.actor, org),
+            as_json=as_json,
+            columns=["username", "display_name", "org_code", "roles", "active", "locked"],
+        )
 
 
 @user_app.command("unlock")
@@ -95,8 +108,14 @@ def user_disable(ctx: typer.Context, username: str) -> None:
 def user_set_password(
     ctx: typer.Context,
     username: str,
-    password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="SHENGJING_NEW_PASSWORD"),
+    password: str = typer.Option(
+        ...,
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="SHENGJING_NEW_PASSWORD",
+    ),
 ) -> None:
     """Set a user's password (ends their sessions, clears a lock)."""
     cli = context(ctx)
@@ -121,8 +140,9 @@ def token_create(
         emit(created, as_json=True)
     else:
         console.print(f"[bold]{created.token}[/bold]")
-        console.print(f"expires / 到期: {created.expires_at.isoformat()}  "
-                      "— shown once; store it now / 仅显示一次，请立即保存")
+        console.print(
+            f"expires / 到期: {created.expires_at.isoformat()}  — shown once; store it now / 仅显示一次，请立即保存"
+        )
 
 
 @token_app.command("list")
@@ -130,8 +150,11 @@ def token_list(ctx: typer.Context, username: str | None = typer.Option(None, "--
     """List API tokens (never their secrets)."""
     cli = context(ctx)
     with cli.transaction() as db:
-        emit(service.list_tokens(db, cli.actor, username), as_json=as_json,
-             columns=["public_id", "username", "name", "expires_at", "last_used_at", "active"])
+        emit(
+            service.list_tokens(db, cli.actor, username),
+            as_json=as_json,
+            columns=["public_id", "username", "name", "expires_at", "last_used_at", "active"],
+        )
 
 
 @token_app.command("revoke")
@@ -148,4 +171,8 @@ def role_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """List roles and their permissions."""
     cli = context(ctx)
     with cli.transaction() as db:
-        emit(service.list_roles(db, cli.actor), as_json=as_json, columns=["name", "label_zh", "org_types", "permissions"])
+        emit(
+            service.list_roles(db, cli.actor),
+            as_json=as_json,
+            columns=["name", "label_zh", "org_types", "permissions"],
+        )

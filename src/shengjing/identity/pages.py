@@ -33,8 +33,15 @@ OptionalText = Annotated[str, Form(max_length=500)]
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", path="/",
-                        secure=request.app.state.settings.cookie_secure)
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.app.state.settings.cookie_secure,
+    )
 
 
 @router.get("/login")
@@ -47,8 +54,12 @@ def login_form(request: Request, next: str | None = None, viewer: Principal | No
 def _login_page(request: Request, next: str | None, error: str | None, status: int) -> Response:
     # Login CSRF: a random value in a cookie and in the form; a cross-site form cannot know it.
     token = secrets.token_urlsafe(24)
-    response = render(request, "identity/login.html", {"next": safe_next(next), "error": error, "login_csrf": token},
-                      status_code=status)
+    response = render(
+        request,
+        "identity/login.html",
+        {"next": safe_next(next), "error": error, "login_csrf": token},
+        status_code=status,
+    )
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
     return response
 
@@ -71,8 +82,13 @@ def login_submit(
     if result.error is not None:
         return _login_page(request, next, result.error.message(i18n.locale_var.get()), result.error.http_status)
     response = RedirectResponse(safe_next(next), status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, result.session_token or "",
-                request.app.state.settings.session_max_hours * 3600)
+    _set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        result.session_token or "",
+        request.app.state.settings.session_max_hours * 3600,
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -88,15 +104,22 @@ def logout(request: Request, db: DB, actor: Principal = requires(perms.AUTHENTIC
 # --- organizations -----------------------------------------------------------------------------------
 
 
-def _organizations_page(request: Request, db: DB, actor: Principal, error: str | None = None,
-                        status: int = 200) -> Response:
-    return render(request, "identity/organizations.html", {
-        "organizations": service.list_organizations(db, actor),
-        "org_types": ORG_TYPE_LABELS,
-        "can_add": actor.has(perms.ORG_ADD),
-        "error": error,
-        "done": request.query_params.get("done"),
-    }, status_code=status)
+def _organizations_page(
+    request: Request, db: DB, actor: Principal, error: str | None = None, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "identity/organizations.html",
+        {
+            # A refused form re-renders this page for someone who may add but not list: show no list then.
+            "organizations": service.list_organizations(db, actor) if actor.has(perms.ORG_VIEW) else [],
+            "org_types": ORG_TYPE_LABELS,
+            "can_add": actor.has(perms.ORG_ADD),
+            "error": error,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status,
+    )
 
 
 @router.get("/organizations")
@@ -115,9 +138,19 @@ def organization_add(
     credit_code: OptionalText = "",
     actor: Principal = requires(perms.ORG_ADD),
 ) -> Response:
-    _, error = attempt(lambda: service.create_organization(db, actor, OrganizationCreate(
-        code=code.strip(), name=name.strip(), name_en=name_en.strip() or None, org_type=org_type,  # type: ignore[arg-type]
-        credit_code=credit_code.strip() or None)))
+    _, error = attempt(
+        lambda: service.create_organization(
+            db,
+            actor,
+            OrganizationCreate(
+                code=code.strip(),
+                name=name.strip(),
+                name_en=name_en.strip() or None,
+                org_type=org_type,  # type: ignore[arg-type]
+                credit_code=credit_code.strip() or None,
+            ),
+        )
+    )
     if error:
         return _organizations_page(request, db, actor, error, 422)
     return RedirectResponse(f"/organizations?done={code}", status_code=303)
@@ -128,15 +161,20 @@ def organization_add(
 
 def _users_page(request: Request, db: DB, actor: Principal, error: str | None = None, status: int = 200) -> Response:
     can_add = actor.has(perms.USER_ADD)
-    return render(request, "identity/users.html", {
-        "users": service.list_users(db, actor),
-        "organizations": service.list_organizations(db, actor) if can_add else [],
-        "roles": service.list_roles(db, actor) if can_add and actor.has(perms.ROLE_VIEW) else [],
-        "can_add": can_add,
-        "can_change": actor.has(perms.USER_CHANGE),
-        "error": error,
-        "done": request.query_params.get("done"),
-    }, status_code=status)
+    return render(
+        request,
+        "identity/users.html",
+        {
+            "users": service.list_users(db, actor) if actor.has(perms.USER_VIEW) else [],
+            "organizations": service.list_organizations(db, actor) if can_add and actor.has(perms.ORG_VIEW) else [],
+            "roles": service.list_roles(db, actor) if can_add and actor.has(perms.ROLE_VIEW) else [],
+            "can_add": can_add,
+            "can_change": actor.has(perms.USER_CHANGE),
+            "error": error,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status,
+    )
 
 
 @router.get("/users")
@@ -156,9 +194,20 @@ def user_add(
     roles: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006 - FastAPI copies form defaults
     actor: Principal = requires(perms.USER_ADD),
 ) -> Response:
-    _, error = attempt(lambda: service.create_user(db, actor, UserCreate(
-        username=username.strip().lower(), display_name=display_name.strip(), email=email.strip() or None,
-        org_code=org_code, password=password, roles=roles)))
+    _, error = attempt(
+        lambda: service.create_user(
+            db,
+            actor,
+            UserCreate(
+                username=username.strip().lower(),
+                display_name=display_name.strip(),
+                email=email.strip() or None,
+                org_code=org_code,
+                password=password,
+                roles=roles,
+            ),
+        )
+    )
     if error:
         return _users_page(request, db, actor, error, 422)
     return RedirectResponse(f"/users?done={username}", status_code=303)
@@ -172,7 +221,11 @@ def user_unlock(request: Request, username: str, db: DB, actor: Principal = requ
 
 @router.post("/users/{username}/active")
 def user_set_active(
-    request: Request, username: str, db: DB, active: Annotated[bool, Form()], actor: Principal = requires(perms.USER_CHANGE)
+    request: Request,
+    username: str,
+    db: DB,
+    active: Annotated[bool, Form()],
+    actor: Principal = requires(perms.USER_CHANGE),
 ) -> Response:
     _, error = attempt(lambda: service.update_user(db, actor, username, UserUpdate(active=active)))
     return _users_page(request, db, actor, error, 422) if error else RedirectResponse("/users?done=active", 303)
@@ -181,16 +234,28 @@ def user_set_active(
 # --- API tokens and one's own account ----------------------------------------------------------------
 
 
-def _tokens_page(request: Request, db: DB, actor: Principal, *, created: object = None, error: str | None = None,
-                 status: int = 200) -> Response:
-    return render(request, "identity/tokens.html", {
-        "tokens": service.list_tokens(db, actor),
-        "created": created,
-        "can_add": actor.has(perms.TOKEN_ADD),
-        "can_revoke": actor.has(perms.TOKEN_DELETE),
-        "default_days": request.app.state.settings.token_default_days,
-        "error": error,
-    }, status_code=status)
+def _tokens_page(
+    request: Request,
+    db: DB,
+    actor: Principal,
+    *,
+    created: object = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "identity/tokens.html",
+        {
+            "tokens": service.list_tokens(db, actor) if actor.has(perms.TOKEN_VIEW) else [],
+            "created": created,
+            "can_add": actor.has(perms.TOKEN_ADD),
+            "can_revoke": actor.has(perms.TOKEN_DELETE),
+            "default_days": request.app.state.settings.token_default_days,
+            "error": error,
+        },
+        status_code=status,
+    )
 
 
 @router.get("/tokens")
@@ -230,8 +295,11 @@ def account_password(
     new_password: Annotated[str, Form(max_length=200)],
     actor: Principal = requires(perms.AUTHENTICATED),
 ) -> Response:
-    _, error = attempt(lambda: service.change_own_password(
-        db, actor, PasswordChange(current_password=current_password, new_password=new_password)))
+    _, error = attempt(
+        lambda: service.change_own_password(
+            db, actor, PasswordChange(current_password=current_password, new_password=new_password)
+        )
+    )
     if error:
         return render(request, "identity/account.html", {"error": error, "done": None}, status_code=422)
     return RedirectResponse("/account?done=password", status_code=303)

@@ -26,7 +26,16 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
         "Platform administrator",
         frozenset({OrgType.DATA_BUREAU}),
         _SELF_SERVICE
-        | {p.ORG_VIEW, p.ORG_ADD, p.ORG_CHANGE, p.USER_VIEW, p.USER_ADD, p.USER_CHANGE, p.ROLE_VIEW, p.AUDIT_VIEW},
+        | {
+            p.ORG_VIEW,
+            p.ORG_ADD,
+            p.ORG_CHANGE,
+            p.USER_VIEW,
+            p.USER_ADD,
+            p.USER_CHANGE,
+            p.ROLE_VIEW,
+            p.AUDIT_VIEW,
+        },
     ),
     RoleSpec(
         "auditor",

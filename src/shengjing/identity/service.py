@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import hmac
 import secrets
@@ -45,10 +47,21 @@ from shengjing.identity.schemas import (
 )
 from shengjing.store.db import utcnow
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-TOKEN_PREFIX = "sjt_"
+
+@functools.cache
+def _hasher_with(time_cost: int, memory_kib: int) -> tuple[PasswordHasher, str]:
+    """An Argon2id hasher, and a hash of a random password verified when the username is unknown, so that
+    a miss costs as long as a wrong password."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher(db: Session) -> PasswordHasher:
+    settings = _settings(db)
+    return _hasher_with(settings.password_hash_time_cost, settings.password_hash_memory_kib)[0]
+
+
+TOKEN_PREFIX = "sjt_"  # noqa: S105 - a public marker that makes leaked tokens findable by scanners
 
 
 def _settings(db: Session) -> Settings:
@@ -87,7 +100,12 @@ def sync_builtin_roles(db: Session, actor: Principal) -> list[str]:
         if role is None:
             role = Role(name=spec.name, builtin=True, label_zh="", label_en="", org_types="")
             db.add(role)
-        before = (role.label_zh, role.label_en, role.org_types, role.permission_names if role.id else frozenset())
+        before = (
+            role.label_zh,
+            role.label_en,
+            role.org_types,
+            role.permission_names if role.id else frozenset(),
+        )
         role.label_zh, role.label_en, role.org_types = spec.label_zh, spec.label_en, org_types
         role.permissions = [RolePermission(permission=name) for name in sorted(wanted)]
         if before != (spec.label_zh, spec.label_en, org_types, frozenset(wanted)):
@@ -152,6 +170,11 @@ def organization_code(db: Session, actor: Principal) -> str | None:
 
 def get_organization(db: Session, actor: Principal, code: str) -> Organization:
     actor.require(perms.ORG_VIEW)
+    return _find_organization(db, actor, code)
+
+
+def _find_organization(db: Session, actor: Principal, code: str) -> Organization:
+    """An organization within the actor's reach; the caller has checked the permission for what it does."""
     org = db.scalar(restrict(select(Organization), actor, Organization).where(Organization.code == code))
     if org is None:
         raise NotFound.of("组织", "organization", code)
@@ -182,22 +205,34 @@ def create_organization(db: Session, actor: Principal, data: OrganizationCreate)
     org = Organization(**data.model_dump())
     db.add(org)
     db.flush()
-    record(db, actor, "identity.organization.add", target_type="organization", target_id=org.code,
-           details=data.model_dump(mode="json"))
+    record(
+        db,
+        actor,
+        "identity.organization.add",
+        target_type="organization",
+        target_id=org.code,
+        details=data.model_dump(mode="json"),
+    )
     return OrganizationOut.model_validate(org)
 
 
 @state_change("identity.organization.change", "organization")
 def update_organization(db: Session, actor: Principal, code: str, data: OrganizationUpdate) -> OrganizationOut:
     actor.require(perms.ORG_CHANGE)
-    org = get_organization(db, actor, code)
+    org = _find_organization(db, actor, code)
     _ensure_unique_org(db, data, org.id)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         setattr(org, key, value)
     db.flush()
-    record(db, actor, "identity.organization.change", target_type="organization", target_id=org.code,
-           details=data.model_dump(mode="json", exclude_unset=True))
+    record(
+        db,
+        actor,
+        "identity.organization.change",
+        target_type="organization",
+        target_id=org.code,
+        details=data.model_dump(mode="json", exclude_unset=True),
+    )
     return OrganizationOut.model_validate(org)
 
 
@@ -234,6 +269,11 @@ def list_users(db: Session, actor: Principal, org_code: str | None = None) -> li
 
 def get_user(db: Session, actor: Principal, username: str) -> User:
     actor.require(perms.USER_VIEW)
+    return _find_user(db, actor, username)
+
+
+def _find_user(db: Session, actor: Principal, username: str) -> User:
+    """A user within the actor's reach; the caller has checked the permission for what it does."""
     user = db.scalar(restrict(select(User), actor, User).where(User.username == username))
     if user is None:
         raise NotFound.of("用户", "user", username)
@@ -243,7 +283,12 @@ def get_user(db: Session, actor: Principal, username: str) -> User:
 def check_password_policy(settings: Settings, password: str, username: str) -> None:
     problems = []
     if len(password) < settings.password_min_length:
-        problems.append((f"至少 {settings.password_min_length} 个字符", f"at least {settings.password_min_length} characters"))
+        problems.append(
+            (
+                f"至少 {settings.password_min_length} 个字符",
+                f"at least {settings.password_min_length} characters",
+            )
+        )
     if sum(any(test(c) for c in password) for test in (str.isdigit, str.isalpha, lambda c: not c.isalnum())) < 2:
         problems.append(("至少包含字母、数字、符号中的两类", "at least two of letters, digits and symbols"))
     if username.lower() in password.lower():
@@ -259,9 +304,7 @@ def check_password_policy(settings: Settings, password: str, username: str) -> N
 @state_change("identity.user.add", "user")
 def create_user(db: Session, actor: Principal, data: UserCreate) -> UserOut:
     actor.require(perms.USER_ADD)
-    org = db.scalar(restrict(select(Organization), actor, Organization).where(Organization.code == data.org_code))
-    if org is None:
-        raise NotFound.of("组织", "organization", data.org_code)
+    org = _find_organization(db, actor, data.org_code)
     if db.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"用户名“{data.username}”已被使用。", f"Username '{data.username}' is taken.", field="username")
     check_password_policy(_settings(db), data.password, data.username)
@@ -270,20 +313,26 @@ def create_user(db: Session, actor: Principal, data: UserCreate) -> UserOut:
         display_name=data.display_name,
         email=data.email,
         org_id=org.id,
-        password_hash=_hasher.hash(data.password),
+        password_hash=_hasher(db).hash(data.password),
         roles=_resolve_roles(db, actor, org, data.roles),
     )
     db.add(user)
     db.flush()
-    record(db, actor, "identity.user.add", target_type="user", target_id=user.username,
-           details={"org": org.code, "roles": data.roles})
+    record(
+        db,
+        actor,
+        "identity.user.add",
+        target_type="user",
+        target_id=user.username,
+        details={"org": org.code, "roles": data.roles},
+    )
     return user_out(user)
 
 
 @state_change("identity.user.change", "user")
 def update_user(db: Session, actor: Principal, username: str, data: UserUpdate) -> UserOut:
     actor.require(perms.USER_CHANGE)
-    user = get_user(db, actor, username)
+    user = _find_user(db, actor, username)
     changes = data.model_dump(exclude_unset=True)
     if "roles" in changes and changes["roles"] is not None:
         # Removing a role one does not hold would also be an escalation of reach; check both sides.
@@ -297,15 +346,21 @@ def update_user(db: Session, actor: Principal, username: str, data: UserUpdate) 
     if changes.get("active") is False:
         _end_sessions_of(db, user)
     db.flush()
-    record(db, actor, "identity.user.change", target_type="user", target_id=user.username,
-           details=data.model_dump(mode="json", exclude_unset=True))
+    record(
+        db,
+        actor,
+        "identity.user.change",
+        target_type="user",
+        target_id=user.username,
+        details=data.model_dump(mode="json", exclude_unset=True),
+    )
     return user_out(user)
 
 
 @state_change("identity.user.unlock", "user")
 def unlock_user(db: Session, actor: Principal, username: str) -> UserOut:
     actor.require(perms.USER_CHANGE)
-    user = get_user(db, actor, username)
+    user = _find_user(db, actor, username)
     user.locked_until, user.failed_logins = None, 0
     record(db, actor, "identity.user.unlock", target_type="user", target_id=user.username)
     return user_out(user)
@@ -315,9 +370,9 @@ def unlock_user(db: Session, actor: Principal, username: str) -> UserOut:
 def set_password(db: Session, actor: Principal, username: str, password: str) -> None:
     """An administrator sets a user's password (and ends that user's sessions)."""
     actor.require(perms.USER_CHANGE)
-    user = get_user(db, actor, username)
+    user = _find_user(db, actor, username)
     check_password_policy(_settings(db), password, username)
-    user.password_hash, user.password_changed_at = _hasher.hash(password), utcnow()
+    user.password_hash, user.password_changed_at = _hasher(db).hash(password), utcnow()
     user.locked_until, user.failed_logins = None, 0
     _end_sessions_of(db, user)
     record(db, actor, "identity.user.set_password", target_type="user", target_id=username)
@@ -326,10 +381,10 @@ def set_password(db: Session, actor: Principal, username: str, password: str) ->
 @state_change("identity.user.change_own_password", "user")
 def change_own_password(db: Session, actor: Principal, data: PasswordChange) -> None:
     user = _acting_user(db, actor)
-    if not _verify_password(user, data.current_password):
+    if not _verify_password(db, user, data.current_password):
         raise InvalidCredentials()
     check_password_policy(_settings(db), data.new_password, user.username)
-    user.password_hash, user.password_changed_at = _hasher.hash(data.new_password), utcnow()
+    user.password_hash, user.password_changed_at = _hasher(db).hash(data.new_password), utcnow()
     _end_sessions_of(db, user, keep=actor.session_id)
     record(db, actor, "identity.user.change_own_password", target_type="user", target_id=user.username)
 
@@ -341,9 +396,9 @@ def _acting_user(db: Session, actor: Principal) -> User:
     return user
 
 
-def _verify_password(user: User, password: str) -> bool:
+def _verify_password(db: Session, user: User, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher(db).verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -385,33 +440,65 @@ def login(db: Session, username: str, password: str, *, client_ip: str | None, u
     now = utcnow()
     user = db.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        _verify_dummy(password)
-        record(db, _anonymous(username), "identity.session.login", target_type="user", target_id=username[:64],
-               outcome="failed", details={"reason": "unknown_user", "ip": client_ip})
+        _verify_dummy(db, password)
+        record(
+            db,
+            _anonymous(username),
+            "identity.session.login",
+            target_type="user",
+            target_id=username[:64],
+            outcome="failed",
+            details={"reason": "unknown_user", "ip": client_ip},
+        )
         return LoginResult(None, None, InvalidCredentials())
     actor = principal_for(user, "session")
     if is_locked(user, now):
-        record(db, actor, "identity.session.login", target_type="user", target_id=user.username,
-               outcome="denied", details={"reason": "locked", "ip": client_ip})
+        record(
+            db,
+            actor,
+            "identity.session.login",
+            target_type="user",
+            target_id=user.username,
+            outcome="denied",
+            details={"reason": "locked", "ip": client_ip},
+        )
         return LoginResult(None, None, _locked_error(user))
-    if not _verify_password(user, password):
+    if not _verify_password(db, user, password):
         user.failed_logins += 1
-        details: dict[str, object] = {"reason": "wrong_password", "failures": user.failed_logins, "ip": client_ip}
+        details: dict[str, object] = {
+            "reason": "wrong_password",
+            "failures": user.failed_logins,
+            "ip": client_ip,
+        }
         error: InvalidCredentials | AccountLocked = InvalidCredentials()
         if user.failed_logins >= settings.lockout_threshold:
             user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
             user.failed_logins = 0
             details["locked_until"] = user.locked_until.isoformat()
             error = _locked_error(user)
-        record(db, actor, "identity.session.login", target_type="user", target_id=user.username,
-               outcome="failed", details=details)
+        record(
+            db,
+            actor,
+            "identity.session.login",
+            target_type="user",
+            target_id=user.username,
+            outcome="failed",
+            details=details,
+        )
         return LoginResult(None, None, error)
     if not user.active or not user.organization.active:
-        record(db, actor, "identity.session.login", target_type="user", target_id=user.username,
-               outcome="denied", details={"reason": "disabled", "ip": client_ip})
+        record(
+            db,
+            actor,
+            "identity.session.login",
+            target_type="user",
+            target_id=user.username,
+            outcome="denied",
+            details={"reason": "disabled", "ip": client_ip},
+        )
         return LoginResult(None, None, AccountDisabled("账号已停用。", "This account is disabled."))
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher(db).check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher(db).hash(password)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     token = secrets.token_urlsafe(32)
     session = LoginSession(
@@ -425,17 +512,24 @@ def login(db: Session, username: str, password: str, *, client_ip: str | None, u
         user_agent=(user_agent or "")[:300] or None,
     )
     db.add(session)
-    record(db, actor, "identity.session.login", target_type="user", target_id=user.username,
-           details={"ip": client_ip})
-    return LoginResult(principal_for(user, "session", session_id=session.id, csrf_token=session.csrf_token),
-                       token, None)
+    record(
+        db,
+        actor,
+        "identity.session.login",
+        target_type="user",
+        target_id=user.username,
+        details={"ip": client_ip},
+    )
+    return LoginResult(
+        principal_for(user, "session", session_id=session.id, csrf_token=session.csrf_token), token, None
+    )
 
 
-def _verify_dummy(password: str) -> None:
-    try:
-        _hasher.verify(_DUMMY_HASH, password)
-    except VerificationError:
-        pass
+def _verify_dummy(db: Session, password: str) -> None:
+    settings = _settings(db)
+    hasher, dummy = _hasher_with(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+    with contextlib.suppress(VerificationError):
+        hasher.verify(dummy, password)
 
 
 def _locked_error(user: User) -> AccountLocked:
@@ -475,8 +569,9 @@ def logout(db: Session, actor: Principal) -> None:
 
 def _end_sessions_of(db: Session, user: User, keep: str | None = None) -> None:
     now = utcnow()
-    for session in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id,
-                                                         LoginSession.ended_at.is_(None))):
+    for session in db.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    ):
         if session.id != keep:
             session.ended_at = now
 
@@ -506,7 +601,7 @@ def create_token(db: Session, actor: Principal, data: TokenCreate, *, for_userna
     settings = _settings(db)
     if for_username is not None and for_username != actor.username:
         actor.require(perms.USER_CHANGE)
-        user = get_user(db, actor, for_username)
+        user = _find_user(db, actor, for_username)
     else:
         user = _acting_user(db, actor)
     days = data.days if data.days is not None else settings.token_default_days
@@ -529,8 +624,14 @@ def create_token(db: Session, actor: Principal, data: TokenCreate, *, for_userna
     db.add(token)
     db.flush()
     db.refresh(token)
-    record(db, actor, "identity.token.add", target_type="token", target_id=public_id,
-           details={"name": data.name, "user": user.username, "days": days})
+    record(
+        db,
+        actor,
+        "identity.token.add",
+        target_type="token",
+        target_id=public_id,
+        details={"name": data.name, "user": user.username, "days": days},
+    )
     return TokenCreated(**_token_out(token).model_dump(), token=f"{TOKEN_PREFIX}{public_id}_{secret}")
 
 
@@ -550,8 +651,14 @@ def revoke_token(db: Session, actor: Principal, public_id: str) -> TokenOut:
         raise NotFound.of("API 令牌", "API token", public_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-    record(db, actor, "identity.token.revoke", target_type="token", target_id=public_id,
-           details={"user": token.user.username})
+    record(
+        db,
+        actor,
+        "identity.token.revoke",
+        target_type="token",
+        target_id=public_id,
+        details={"user": token.user.username},
+    )
     return _token_out(token)
 
 
@@ -559,7 +666,7 @@ def resolve_token(db: Session, raw: str) -> Principal | None:
     """The principal behind a bearer token, or None if it is malformed, unknown, revoked or expired."""
     if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
-    public_id, _, secret = raw[len(TOKEN_PREFIX):].partition("_")
+    public_id, _, secret = raw[len(TOKEN_PREFIX) :].partition("_")
     token = db.scalar(select(ApiToken).where(ApiToken.public_id == public_id))
     now = utcnow()
     if token is None or not hmac.compare_digest(token.secret_hash, _sha256(secret)):

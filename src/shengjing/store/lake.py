@@ -204,9 +204,7 @@ class Lake:
     def dataset(self, *parts: str) -> Dataset:
         for part in parts:
             if not _PART.match(part) or part.startswith("_"):
-                raise InvalidInput(
-                    f"数据集名称不合法：{part!r}。", f"Invalid dataset name part: {part!r}.", part=part
-                )
+                raise InvalidInput(f"数据集名称不合法：{part!r}。", f"Invalid dataset name part: {part!r}.", part=part)
         if not parts:
             raise InvalidInput("数据集名称为空。", "Empty dataset name.")
         return Dataset(self, parts)

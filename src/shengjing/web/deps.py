@@ -70,7 +70,9 @@ class Requires:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, request: Request, db: DB, csrf_form: Annotated[str | None, Depends(_csrf_from_form)]) -> Principal:
+    def __call__(
+        self, request: Request, db: DB, csrf_form: Annotated[str | None, Depends(_csrf_from_form)]
+    ) -> Principal:
         principal = authenticate(request, db)
         if principal is None:
             raise NotAuthenticated()

@@ -32,8 +32,12 @@ def _answer(request: Request, error: ShengjingError, status: int) -> Response:
         return JSONResponse({"error": error.to_dict(), "request_id": request_id}, status_code=status)
     if isinstance(error, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return render(request, "error.html", {"error": error, "message": error.message(locale_var.get())},
-                  status_code=status)
+    return render(
+        request,
+        "error.html",
+        {"error": error, "message": error.message(locale_var.get())},
+        status_code=status,
+    )
 
 
 class MethodNotAllowed(ShengjingError):

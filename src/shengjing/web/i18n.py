@@ -22,7 +22,7 @@ def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name extraction tools look for
+def N_(message: str) -> str:
     """Mark a string for the catalog where it is declared; it is translated later, when shown."""
     return message
 

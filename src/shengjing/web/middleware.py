@@ -34,10 +34,15 @@ SECURITY_HEADERS = {
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "shengjing_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=registry
+            "shengjing_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=registry,
         )
         self.latency = Histogram(
-            "shengjing_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+            "shengjing_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
             registry=registry,
         )
 

@@ -47,7 +47,9 @@ def home(request: Request, db: DB, actor: Principal = requires(perms.CONSOLE_HOM
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, next: Annotated[str | None, Query()] = None, viewer: Principal | None = public()) -> Response:
+def switch_language(
+    code: str, next: Annotated[str | None, Query()] = None, viewer: Principal | None = public()
+) -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
     if code in i18n.LOCALES:
         response.set_cookie(i18n.LOCALE_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)
@@ -65,8 +67,9 @@ def healthz(request: Request, db: DB, viewer: Principal | None = public()) -> Re
     lake = request.app.state.settings.lake_path
     checks["lake"] = "ok" if lake.is_dir() else "missing"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
+    )
 
 
 @router.get("/metrics")

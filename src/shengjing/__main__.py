@@ -1,0 +1,5 @@
+"""``python -m shengjing`` runs the CLI."""
+
+from shengjing.cli import main
+
+main()
