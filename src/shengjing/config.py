@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,8 +16,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(Path("var"), description="Working directory for the embedded store.")
     database_url: str = Field(
-        "sqlite:///var/meta.db",
-        description="Metadata database (SQLAlchemy URL): SQLite by default, PostgreSQL in production.",
+        "",
+        description="Metadata database (SQLAlchemy URL); empty means SQLite at <var_dir>/meta.db "
+        "(sqlite:///var/meta.db). PostgreSQL in production: postgresql+psycopg://user@host/db.",
     )
     lake_dir: Path | None = Field(None, description="Directory of versioned Parquet snapshots (default var/lake).")
 
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'meta.db'}"
+        return self
 
     @property
     def lake_path(self) -> Path:

@@ -77,6 +77,16 @@ def demo_logins(world: World) -> dict[str, tuple[DemoUser, str]]:
     return {demo.username: (demo, password) for demo, password in logins}
 
 
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the SHENGJING_* environment variables the server process reads them from."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"SHENGJING_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,20 +113,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def live_server(
-    settings: Settings, demo_logins: dict[str, tuple[DemoUser, str]], tmp_path: Path
-) -> Iterator[str]:
+def live_server(settings: Settings, demo_logins: dict[str, tuple[DemoUser, str]], tmp_path: Path) -> Iterator[str]:
     """The app served by uvicorn in a process of its own, on the test's database; yields the base URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    # Only this test's settings: no SHENGJING_* from the caller's environment, no .env from the working tree.
+    # Exactly this test's settings (database, var dir, JSON logs, cheap password hashing, …): no SHENGJING_* from
+    # the caller's environment, and no .env from the working tree (the server runs in the test's directory).
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHENGJING_")}
-    env |= {
-        "SHENGJING_DATABASE_URL": settings.database_url,
-        "SHENGJING_VAR_DIR": str(settings.var_dir),
-        "SHENGJING_LOG_JSON": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env |= _settings_env(settings)
+    env["PYTHONUNBUFFERED"] = "1"
     log_path = tmp_path / "server.log"
     command = [sys.executable, "-m", "uvicorn", "shengjing.app:app_from_environment", "--factory",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
@@ -128,7 +133,7 @@ def live_server(
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log_path.read_text(errors="replace")[-4000:]
                 state = f"exited with {process.returncode}" if process.poll() is not None else "not healthy"
-                pytest.fail(f"server on {url} {state} after {STARTUP_SECONDS:.0f} s; its log:\n{tail}")
+                pytest.fail(f"server on {url} {state} (waited up to {STARTUP_SECONDS:.0f} s); its log:\n{tail}")
             time.sleep(0.1)
         yield url
     finally:
@@ -143,9 +148,7 @@ def playwright() -> Iterator[Playwright]:
     global _skipped_for_missing_chromium
     if not CHROMIUM.exists():
         if os.environ.get("SHENGJING_TEST_BROWSER") == "required":
-            pytest.fail(
-                f"SHENGJING_TEST_BROWSER=required but {CHROMIUM} is missing: apt-get install chromium"
-            )
+            pytest.fail(f"SHENGJING_TEST_BROWSER=required but {CHROMIUM} is missing: apt-get install chromium")
         _skipped_for_missing_chromium = True
         pytest.skip(MISSING_CHROMIUM)
     with sync_playwright() as p:
@@ -202,13 +205,9 @@ def _artifact_name(nodeid: str) -> str:
 
 
 @pytest.fixture
-def page(
-    browser: Browser, live_server: str, browser_log: BrowserLog, request: pytest.FixtureRequest
-) -> Iterator[Page]:
+def page(browser: Browser, live_server: str, browser_log: BrowserLog, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A page in a fresh context (no cookies), in Chinese, watched for console errors and failed requests."""
-    context = browser.new_context(
-        base_url=live_server, locale="zh-CN", viewport={"width": 1400, "height": 900}
-    )
+    context = browser.new_context(base_url=live_server, locale="zh-CN", viewport={"width": 1400, "height": 900})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     page.on("console", browser_log.on_console)
@@ -217,8 +216,7 @@ def page(
     try:
         yield page
         failed = any(
-            getattr(request.node, f"report_{when}", None) is not None
-            and getattr(request.node, f"report_{when}").failed
+            getattr(request.node, f"report_{when}", None) is not None and getattr(request.node, f"report_{when}").failed
             for when in ("setup", "call")
         )
         if failed or browser_log.problems:

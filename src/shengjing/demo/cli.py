@@ -48,7 +48,10 @@ def demo(
         return
     with cli.transaction() as db:
         logins = service.set_up_organizations_and_users(db, cli.actor)
-    table = Table("username 用户名", "password 密码", "role 角色", "organization 组织", title="demo users 演示用户")
+    table = Table(title="demo users 演示用户")
+    for header in ("username 用户名", "password 密码", "role 角色", "organization 组织"):
+        # Fold, never truncate: a password cut short with an ellipsis is useless.
+        table.add_column(header, overflow="fold", no_wrap=header.startswith("password"))
     for demo_user, password in logins:
         table.add_row(demo_user.username, password, demo_user.role, demo_user.org.name)
     console.print(table)
