@@ -76,8 +76,10 @@ schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)), config
 
 
 @schema.hook
-def flatmap_path_parameters(context: HookContext, path_parameters: dict[str, Any]) -> st.SearchStrategy[Any]:
+def flatmap_path_parameters(context: HookContext, path_parameters: dict[str, Any] | None) -> st.SearchStrategy[Any]:
     """Half the time aim at an object that exists, so the code behind the 404 is fuzzed too."""
+    if not path_parameters:
+        return st.just(path_parameters)
     existing = {name: EXISTING[name] for name in path_parameters if name in EXISTING}
     return st.sampled_from([path_parameters, {**path_parameters, **existing}])
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from shengjing.audit import service
-from shengjing.errors import InvalidInput
+from shengjing.audit.schemas import EventFilter
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
 from shengjing.web.deps import API_PREFIX, DB, requires
 
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class EventOut(BaseModel):
@@ -54,33 +52,6 @@ class VerifyOut(BaseModel):
     reason_en: str | None
 
 
-class EventQuery(BaseModel):
-    """The viewer's filters; the same shape the console page reads from its query string."""
-
-    actor: str | None = None
-    action: str | None = None
-    outcome: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    org_id: int | None = None
-    request_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def to_filter(self) -> service.EventFilter:
-        return service.EventFilter(**{**self.model_dump(), "since": _as_utc(self.since), "until": _as_utc(self.until)})
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is read as Shenyang's local time (Asia/Shanghai), as the console shows times."""
-    if value is None:
-        return None
-    try:
-        return (value if value.tzinfo else value.replace(tzinfo=SHANGHAI)).astimezone(UTC)
-    except OverflowError:
-        raise InvalidInput("时间超出范围。", "Time out of range.", field="since/until") from None
-
-
 def event_query(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
@@ -91,8 +62,8 @@ def event_query(
     request_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
-) -> EventQuery:
-    return EventQuery(
+) -> EventFilter:
+    return EventFilter(
         actor=actor,
         action=action,
         outcome=outcome,
@@ -108,12 +79,12 @@ def event_query(
 @router.get("/audit/events")
 def list_events(
     db: DB,
-    query: Annotated[EventQuery, Depends(event_query)],
+    query: Annotated[EventFilter, Depends(event_query)],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     actor: Principal = requires(perms.AUDIT_VIEW),
 ) -> EventPage:
-    events, total = service.list_events(db, actor, query.to_filter(), limit=limit, offset=offset)
+    events, total = service.list_events(db, actor, query, limit=limit, offset=offset)
     return EventPage(total=total, limit=limit, offset=offset, events=[EventOut.model_validate(e) for e in events])
 
 

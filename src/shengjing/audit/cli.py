@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from shengjing.audit import service
+from shengjing.audit.schemas import EventFilter
 from shengjing.clikit import console, context, err_console
 from shengjing.errors import IntegrityBroken
 
@@ -43,7 +44,7 @@ def list_events(
     cli = context(ctx)
     with cli.transaction() as db:
         events, total = service.list_events(
-            db, cli.actor, service.EventFilter(actor=actor, action=action, outcome=outcome), limit=limit
+            db, cli.actor, EventFilter(actor=actor, action=action, outcome=outcome), limit=limit
         )
     for e in events:
         console.print(

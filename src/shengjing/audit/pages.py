@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from shengjing.audit import service
-from shengjing.audit.api import EventQuery, event_query
+from shengjing.audit.api import event_query
+from shengjing.audit.schemas import SHANGHAI, EventFilter
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
 from shengjing.web.deps import DB, requires
@@ -21,14 +22,22 @@ register(NavItem("/audit", N_("审计日志"), perms.AUDIT_VIEW, order=90))
 PAGE_SIZE = 50
 
 
-def _page_context(db: DB, actor: Principal, query: EventQuery, page: int) -> dict[str, object]:
-    events, total = service.list_events(db, actor, query.to_filter(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+def _page_context(db: DB, actor: Principal, query: EventFilter, page: int) -> dict[str, object]:
+    events, total = service.list_events(db, actor, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return {
         "events": events,
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
-        "query": query.model_dump(mode="json"),
+        # The form shows times as the console does: Shenyang local time, minutes.
+        "query": {
+            **query.model_dump(mode="json"),
+            **{
+                key: value.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+                for key, value in (("since", query.since), ("until", query.until))
+                if value is not None
+            },
+        },
         "query_params": query.model_dump(mode="json", exclude_none=True),
     }
 
@@ -37,7 +46,7 @@ def _page_context(db: DB, actor: Principal, query: EventQuery, page: int) -> dic
 def audit_viewer(
     request: Request,
     db: DB,
-    query: Annotated[EventQuery, Depends(event_query)],
+    query: Annotated[EventFilter, Depends(event_query)],
     page: Annotated[int, Query(ge=1, le=10**6)] = 1,
     actor: Principal = requires(perms.AUDIT_VIEW),
 ) -> Response:

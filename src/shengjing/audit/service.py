@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shengjing.audit.models import AuditEvent
+from shengjing.audit.schemas import EventFilter
 from shengjing.errors import NotAuthenticated, PermissionDenied, ShengjingError
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
@@ -216,19 +217,6 @@ def verify_chain(db: Session, actor: Principal) -> ChainReport:
             return ChainReport(checked, prev_hash, ChainBreak(event.seq, *problem))
         expected_seq, prev_hash, checked = event.seq + 1, event.hash, checked + 1
     return ChainReport(checked, prev_hash, None)
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    actor: str | None = None
-    action: str | None = None  # a prefix: "identity." matches every identity action
-    outcome: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    org_id: int | None = None
-    request_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def list_events(

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from shengjing.audit.service import record, state_change
@@ -174,11 +174,17 @@ def get_organization(db: Session, actor: Principal, code: str) -> Organization:
 
 
 def _find_organization(db: Session, actor: Principal, code: str) -> Organization:
-    """An organization within the actor's reach; the caller has checked the permission for what it does."""
-    org = db.scalar(restrict(select(Organization), actor, Organization).where(Organization.code == code))
-    if org is None:
-        raise NotFound.of("组织", "organization", code)
-    return org
+    return _find(db, actor, Organization, Organization.code == code, ("组织", "organization", code))
+
+
+def _find(
+    db: Session, actor: Principal, model: type[OwnedModel], where: ColumnElement[bool], names: tuple[str, str, str]
+) -> OwnedModel:
+    """One object within the actor's reach; the caller has checked the permission for what it does with it."""
+    found = db.scalar(restrict(select(model), actor, model).where(where))
+    if found is None:
+        raise NotFound.of(*names)
+    return found
 
 
 def _ensure_unique_org(db: Session, data: OrganizationCreate | OrganizationUpdate, own_id: int | None) -> None:
@@ -273,11 +279,7 @@ def get_user(db: Session, actor: Principal, username: str) -> User:
 
 
 def _find_user(db: Session, actor: Principal, username: str) -> User:
-    """A user within the actor's reach; the caller has checked the permission for what it does."""
-    user = db.scalar(restrict(select(User), actor, User).where(User.username == username))
-    if user is None:
-        raise NotFound.of("用户", "user", username)
-    return user
+    return _find(db, actor, User, User.username == username, ("用户", "user", username))
 
 
 def check_password_policy(settings: Settings, password: str, username: str) -> None:
@@ -646,9 +648,7 @@ def list_tokens(db: Session, actor: Principal, username: str | None = None) -> l
 @state_change("identity.token.revoke", "token")
 def revoke_token(db: Session, actor: Principal, public_id: str) -> TokenOut:
     actor.require(perms.TOKEN_DELETE)
-    token = db.scalar(restrict(select(ApiToken), actor, ApiToken).where(ApiToken.public_id == public_id))
-    if token is None:
-        raise NotFound.of("API 令牌", "API token", public_id)
+    token = _find(db, actor, ApiToken, ApiToken.public_id == public_id, ("API 令牌", "API token", public_id))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     record(

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shengjing.errors import InvalidInput, NotAuthenticated, NotFound, ShengjingError
@@ -60,7 +61,8 @@ def install(app: FastAPI) -> None:
         return _answer(request, exc, exc.http_status)
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    @app.exception_handler(ValidationError)  # a shape built from request data inside a dependency or a door
+    async def on_validation_error(request: Request, exc: RequestValidationError | ValidationError) -> Response:
         problems = [{"field": _field_path(e["loc"]), "type": e["type"], "message": e["msg"]} for e in exc.errors()]
         fields = "、".join(p["field"] for p in problems[:5])
         error = InvalidInput(f"输入有误：{fields}。", f"Invalid input: {fields}.", problems=problems)
