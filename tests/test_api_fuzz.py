@@ -1,10 +1,16 @@
 """Schemathesis fuzzing of every /api/v1 operation, in-process over ASGI, on every database backend.
 
 The schema is read once at import from an app built like the test apps (the routes do not depend on settings;
-``test_fuzzed_schema_is_the_apps`` checks that the per-test app serves the very same document). Each operation
-is one pytest item per backend, and every case is sent to that test's own app and fresh database with
-``case.call_and_validate(app=app)``. ``schemathesis.pytest.from_fixture`` would be the other door for a
-per-test app, but in schemathesis 4.32 it rewrites ``request.node._nodeid``, which pytest 9.2 nodes lack.
+``test_fuzzed_schema_is_the_apps`` checks that each backend's app serves the very same document). Each
+operation is one pytest item per backend, and its cases go to that test's own app and fresh database through
+``case.call_and_validate(app=app)``, so state built by one example (users, organizations, tokens) is there
+for the next. ``schemathesis.pytest.from_fixture`` would be the other door for a per-test app, but in
+schemathesis 4.32 it rewrites ``request.node._nodeid``, which pytest 9.2 nodes no longer have.
+
+Runs are bounded and reproducible: schemathesis' examples and coverage phases, then ``max_examples``
+derandomized Hypothesis cases per operation, no example database on disk. Generation is steered with
+schemathesis dictionaries and one hook: references to objects that exist (so the code behind the 404s is
+reached), and a few hostile strings and integers (NUL, long CJK text, int4 overflow) in every parameter.
 
 Schema gap kept out of the strict status check, and reported: the schema documents only 2xx and 422 answers,
 while the app answers 400, 401, 403, 404, 409 and 423 on purpose (shengjing.errors), so schemathesis'
@@ -14,13 +20,16 @@ and forgives only those statuses, and only when they carry the app's JSON error 
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, HookContext, Response
@@ -40,6 +49,8 @@ from shengjing.identity.principal import OrgType
 from tests.conftest import World
 
 OPENAPI = "/api/v1/openapi.json"
+OPERATIONS = 18  # a new operation must show up here, so a schema that lost one fails loudly
+
 # The acting administrator and its organization have names no generator will hit, so fuzzed PATCHes, role
 # changes, password resets and revocations land on the victims below and never lock the fuzzer out halfway.
 ADMIN_ORG = "FZ-BUREAU-5c1d"
@@ -47,18 +58,29 @@ ADMIN = "fz-admin-5c1d"
 VICTIM_ORG = "FZ-DEPT"
 VICTIM = "fz-victim"
 VICTIM_TOKEN = "f0f0f0f0f0f0"
-EXISTING = {"code": VICTIM_ORG, "username": VICTIM, "public_id": VICTIM_TOKEN}
+EXISTING_PATH = {"code": VICTIM_ORG, "username": VICTIM, "public_id": VICTIM_TOKEN}
+# Query and body fields that name an existing object, drawn from these dictionaries half the time.
+REFERENCES = {
+    "query.org": "orgs",
+    "body.org_code": "orgs",
+    "query.username": "users",
+    "body.username": "users",
+}
+# Hostile values for every other string and integer parameter; schemathesis keeps only schema-valid ones in
+# positive cases. NUL and 150 CJK characters are valid strings; 2**31 overflows a PostgreSQL integer.
+HOSTILE_TEXT = ["a\x00b", "名" * 150, "\U0001d518", "%_/\\'\"", " "]
+HOSTILE_INTEGERS = [2**31, 2**31 - 1, 2**53 + 1, -1, 0]
 
-# Statuses the app answers on purpose (shengjing.errors; 400 is FastAPI's unparsable body) but does not declare.
+# Statuses the app answers on purpose (shengjing.errors; 400 is an unparsable body) but does not declare.
 APP_ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 423})
 ERROR_FIELDS = {"code", "message_zh", "message_en", "details"}
 
 FUZZ = settings(
-    max_examples=15,  # per operation and backend, on top of schemathesis' examples and coverage cases
+    max_examples=15,  # per operation and backend, on top of schemathesis' explicit examples and coverage cases
     derandomize=True,
     database=None,
     deadline=None,
-    # One app and database per operation: its state is meant to carry over from example to example.
+    # One app and database per operation and backend: its state is meant to carry over between examples.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
@@ -68,19 +90,55 @@ def _openapi_document() -> dict[str, Any]:
         app = create_app(Settings(_env_file=None, var_dir=Path(var), database_url="sqlite://"))  # type: ignore[call-arg]
         document = app.openapi()
         app.state.engine.dispose()
-    return json.loads(json.dumps(document))  # a private copy: schemathesis may annotate the one it is given
+    return copy.deepcopy(document)
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    return {schema.get("type", "")} | {t for option in schema.get("anyOf", []) for t in _types(option)}
+
+
+def _config(document: dict[str, Any]) -> schemathesis.Config:
+    """Dictionaries bound to every path, query and top-level body field of the document, by type."""
+    fields: dict[str, dict[str, Any]] = {}
+    for item in document["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                fields[f"{parameter['in']}.{parameter['name']}"] = parameter["schema"]
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                component = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+                fields.update({f"body.{name}": prop for name, prop in component["properties"].items()})
+    parameters: dict[str, Any] = {}
+    for key, schema in sorted(fields.items()):
+        if key in REFERENCES:
+            parameters[key] = {"dictionary": REFERENCES[key], "probability": 0.5}
+        elif "string" in _types(schema):
+            parameters[key] = {"dictionary": "hostile-text", "probability": 0.2}
+        elif "integer" in _types(schema):
+            parameters[key] = {"dictionary": "hostile-integers", "probability": 0.2}
+    return schemathesis.Config.from_dict(
+        {
+            "dictionaries": {
+                "orgs": {"values": [VICTIM_ORG]},
+                "users": {"values": [VICTIM]},
+                "hostile-text": {"values": HOSTILE_TEXT},
+                "hostile-integers": {"values": HOSTILE_INTEGERS},
+            },
+            "parameters": parameters,
+        }
+    )
 
 
 DOCUMENT = _openapi_document()
-schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)), config=schemathesis.Config())
+schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=_config(DOCUMENT))
 
 
 @schema.hook
 def flatmap_path_parameters(context: HookContext, path_parameters: dict[str, Any] | None) -> st.SearchStrategy[Any]:
-    """Half the time aim at an object that exists, so the code behind the 404 is fuzzed too."""
+    """Half the time aim at an object that exists, so updates, role changes and revocations are fuzzed too."""
     if not path_parameters:
         return st.just(path_parameters)
-    existing = {name: EXISTING[name] for name in path_parameters if name in EXISTING}
+    existing = {name: EXISTING_PATH[name] for name in path_parameters if name in EXISTING_PATH}
     return st.sampled_from([path_parameters, {**path_parameters, **existing}])
 
 
@@ -117,24 +175,39 @@ def status_documented_or_app_error(ctx: CheckContext, response: Response, case: 
 
 def not_authenticated(ctx: CheckContext, response: Response, case: Case) -> None:
     """Without valid credentials every operation answers 401 ``not_authenticated``, whatever else is sent."""
-    if response.request.method != case.method.upper():
-        return  # a coverage probe with another method: no operation, routing answers 405 first
+    if response.request.method != case.operation.method.upper():
+        return  # a coverage probe with another method is no run of the operation: routing answers 405
     assert response.status_code == 401, f"expected 401 without valid credentials, got {response.status_code}"
     assert error_envelope(response)["code"] == "not_authenticated"
+
+
+ADMIN_CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    status_documented_or_app_error,
+    app_error_envelope,
+]
+ANONYMOUS_CHECKS = [not_a_server_error, not_authenticated]
+ANONYMOUS = [
+    {},
+    {"Authorization": "Bearer sjt_000000000000_forged"},
+    {"Authorization": "Basic Zm9vOmJhcg=="},
+]
 
 
 # --- fixtures ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
-def _dispose_engine(app: Any) -> Any:
+def _dispose_engine(app: Any) -> Iterator[None]:
     yield
     app.state.engine.dispose()
 
 
 @pytest.fixture
 def admin_headers(world: World) -> dict[str, str]:
-    """A platform administrator who is also an auditor, in a data bureau; plus a department and its user."""
+    """A platform administrator who is also an auditor, in a data bureau; plus a department, its user, a token."""
     world.org(ADMIN_ORG)
     world.user(ADMIN, ADMIN_ORG, "platform_admin", "auditor")
     world.org(VICTIM_ORG, OrgType.DEPARTMENT)
@@ -150,40 +223,20 @@ def admin_headers(world: World) -> dict[str, str]:
 
 
 def test_fuzzed_schema_is_the_apps(app: Any) -> None:
-    from fastapi.testclient import TestClient
-
-    served = TestClient(app).get(OPENAPI).json()
-    assert served == DOCUMENT
-    operations = {(method, path) for path, item in DOCUMENT["paths"].items() for method in item}
-    assert len(operations) == len(list(schema.get_all_operations())) == 18
-    assert all(path.startswith("/api/v1/") for _, path in operations)
+    assert TestClient(app).get(OPENAPI).json() == DOCUMENT
+    operations = list(schema.get_all_operations())
+    assert len(operations) == OPERATIONS, [op.ok().label for op in operations]
+    assert all(op.ok().path.startswith("/api/v1/") for op in operations)
 
 
 @schema.parametrize()
 @FUZZ
 def test_fuzz_as_platform_admin_and_auditor(case: Case, app: Any, admin_headers: dict[str, str]) -> None:
-    case.call_and_validate(
-        app=app,
-        headers=admin_headers,
-        checks=[
-            not_a_server_error,
-            response_schema_conformance,
-            content_type_conformance,
-            status_documented_or_app_error,
-            app_error_envelope,
-        ],
-    )
-
-
-ANONYMOUS = [
-    {},
-    {"Authorization": "Bearer sjt_000000000000_forged"},
-    {"Authorization": "Basic Zm9vOmJhcg=="},
-]
+    case.call_and_validate(app=app, headers=dict(admin_headers), checks=ADMIN_CHECKS)
 
 
 @schema.parametrize()
 @FUZZ
 def test_fuzz_unauthenticated_is_always_401(case: Case, app: Any) -> None:
     for headers in ANONYMOUS:
-        case.call_and_validate(app=app, headers=headers, checks=[not_a_server_error, not_authenticated])
+        case.call_and_validate(app=app, headers=dict(headers), checks=ANONYMOUS_CHECKS)

@@ -7,6 +7,7 @@ Without /usr/bin/chromium the tests skip loudly, or fail when SHENGJING_TEST_BRO
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from shengjing.config import Settings
 from shengjing.demo.service import DemoUser, set_up_organizations_and_users
@@ -55,10 +57,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    """Keep each phase's report on the item, so the page fixture knows at teardown whether the test failed."""
+    """Keep each phase's report on the item, so the page fixture knows at teardown whether the test failed;
+    a failure's report carries the end of the server's log."""
     report: pytest.TestReport = yield
     setattr(item, f"report_{report.when}", report)
+    server_log: Path | None = getattr(item, "server_log", None)
+    if report.failed and server_log is not None and server_log.exists():
+        report.sections.append(("server log (last lines)", server_log.read_text(errors="replace")[-6000:]))
     return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    return any(getattr(getattr(item, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -113,7 +123,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def live_server(settings: Settings, demo_logins: dict[str, tuple[DemoUser, str]], tmp_path: Path) -> Iterator[str]:
+def live_server(
+    settings: Settings,
+    demo_logins: dict[str, tuple[DemoUser, str]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
     """The app served by uvicorn in a process of its own, on the test's database; yields the base URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -122,7 +137,7 @@ def live_server(settings: Settings, demo_logins: dict[str, tuple[DemoUser, str]]
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHENGJING_")}
     env |= _settings_env(settings)
     env["PYTHONUNBUFFERED"] = "1"
-    log_path = tmp_path / "server.log"
+    log_path = request.node.server_log = tmp_path / "server.log"
     command = [sys.executable, "-m", "uvicorn", "shengjing.app:app_from_environment", "--factory",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with log_path.open("wb") as log:
@@ -215,13 +230,10 @@ def page(browser: Browser, live_server: str, browser_log: BrowserLog, request: p
     page.on("requestfailed", browser_log.on_request_failed)
     try:
         yield page
-        failed = any(
-            getattr(request.node, f"report_{when}", None) is not None and getattr(request.node, f"report_{when}").failed
-            for when in ("setup", "call")
-        )
-        if failed or browser_log.problems:
+        if _failed(request.node) or browser_log.problems:
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=ARTIFACTS / f"{_artifact_name(request.node.nodeid)}.png", full_page=True)
+            with contextlib.suppress(PlaywrightError):  # a page that cannot be pictured must not hide the failure
+                page.screenshot(path=ARTIFACTS / f"{_artifact_name(request.node.nodeid)}.png", full_page=True)
         assert not browser_log.problems, "the browser reported problems:\n" + "\n".join(browser_log.problems)
     finally:
         context.close()

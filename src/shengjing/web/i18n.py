@@ -40,10 +40,7 @@ def pick(zh: str, en: str | None) -> str:
     return en if locale_var.get() == "en" and en else zh
 
 
-def choose_locale(cookie: str | None, accept_language: str | None, default: str) -> str:
-    if cookie in LOCALES:
-        return cookie
-    # An explicit English-only browser gets English; anything else gets the deployment's default.
-    if accept_language and accept_language.lower().startswith("en") and "zh" not in accept_language.lower():
-        return "en"
-    return default
+def choose_locale(cookie: str | None, default: str) -> str:
+    """The user's explicit choice (the language switch's cookie), else the deployment's default: the console
+    is Chinese unless someone asks otherwise, whatever the browser's own language."""
+    return cookie if cookie in LOCALES else default

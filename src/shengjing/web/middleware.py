@@ -61,9 +61,7 @@ class RequestContextMiddleware:
         given = conn.headers.get("x-request-id", "")
         request_id = given if _VALID_REQUEST_ID.match(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        locale = i18n.choose_locale(
-            conn.cookies.get(i18n.LOCALE_COOKIE), conn.headers.get("accept-language"), self.default_locale
-        )
+        locale = i18n.choose_locale(conn.cookies.get(i18n.LOCALE_COOKIE), self.default_locale)
         id_token, locale_token = request_id_var.set(request_id), i18n.locale_var.set(locale)
         started = time.perf_counter()
         status = 500
