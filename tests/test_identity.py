@@ -202,3 +202,22 @@ def test_disabling_a_user_ends_their_sessions(city: World) -> None:
     with unit_of_work(city.sessions) as db:
         assert identity.resolve_session(db, result.session_token or "") is None
     assert _login(city, "police", PASSWORD).principal is None
+
+
+def test_console_user_page_changes_roles_and_refuses_escalation(client, city: World) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import login
+
+    csrf = login(client, "admin")
+    page = client.get("/users/police")
+    assert page.status_code == 200 and 'value="department_admin" checked' in page.text
+    assert 'value="platform_admin"' not in page.text  # a bureau role is not offered to a department's user
+    saved = client.post(
+        "/users/police", data={"display_name": "公安数据员", "roles": [], "csrf_token": csrf}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    with city.db() as db:
+        assert identity._find_user(db, city.system, "police").roles == []
+    refused = client.post("/users/police", data={"display_name": "x", "roles": ["platform_admin"], "csrf_token": csrf})
+    assert refused.status_code == 422 and "platform_admin" not in [
+        r.name for r in identity._find_user(city.db(), city.system, "police").roles
+    ]

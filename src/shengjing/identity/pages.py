@@ -213,6 +213,69 @@ def user_add(
     return RedirectResponse(f"/users?done={username}", status_code=303)
 
 
+@router.get("/users/{username}")
+def user_detail(request: Request, username: str, db: DB, actor: Principal = requires(perms.USER_VIEW)) -> Response:
+    return _user_page(request, db, actor, username)
+
+
+def _user_page(
+    request: Request, db: DB, actor: Principal, username: str, error: str | None = None, status: int = 200
+) -> Response:
+    user = service.user_out(service.get_user(db, actor, username))
+    can_change = actor.has(perms.USER_CHANGE)
+    roles = service.list_roles(db, actor) if can_change and actor.has(perms.ROLE_VIEW) else []
+    return render(
+        request,
+        "identity/user.html",
+        {
+            "user": user,
+            "roles": [r for r in roles if user.org_type in r.org_types],
+            "can_change": can_change,
+            "error": error,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status,
+    )
+
+
+@router.post("/users/{username}")
+def user_change(
+    request: Request,
+    username: str,
+    db: DB,
+    display_name: Text,
+    email: OptionalText = "",
+    roles: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006 - FastAPI copies form defaults
+    actor: Principal = requires(perms.USER_CHANGE),
+) -> Response:
+    _, error = attempt(
+        lambda: service.update_user(
+            db, actor, username, UserUpdate(display_name=display_name.strip(), email=email.strip() or None, roles=roles)
+        )
+    )
+    if error:
+        return (
+            _user_page(request, db, actor, username, error, 422)
+            if actor.has(perms.USER_VIEW)
+            else _users_page(request, db, actor, error, 422)
+        )
+    return RedirectResponse(f"/users/{username}?done=saved", status_code=303)
+
+
+@router.post("/users/{username}/password")
+def user_password(
+    request: Request,
+    username: str,
+    db: DB,
+    password: Annotated[str, Form(max_length=200)],
+    actor: Principal = requires(perms.USER_CHANGE),
+) -> Response:
+    _, error = attempt(lambda: service.set_password(db, actor, username, password))
+    if error:
+        return _users_page(request, db, actor, error, 422)
+    return RedirectResponse(f"/users/{username}?done=password", status_code=303)
+
+
 @router.post("/users/{username}/unlock")
 def user_unlock(request: Request, username: str, db: DB, actor: Principal = requires(perms.USER_CHANGE)) -> Response:
     _, error = attempt(lambda: service.unlock_user(db, actor, username))

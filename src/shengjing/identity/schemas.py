@@ -86,6 +86,7 @@ class UserOut(BaseModel):
     email: str | None
     org_code: str
     org_name: str
+    org_type: OrgType
     active: bool
     locked: bool
     roles: list[str]

@@ -257,6 +257,7 @@ def user_out(user: User) -> UserOut:
         email=user.email,
         org_code=user.organization.code,
         org_name=user.organization.name,
+        org_type=OrgType(user.organization.org_type),
         active=user.active,
         locked=is_locked(user),
         roles=[role.name for role in user.roles],
