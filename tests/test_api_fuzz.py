@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, HookContext, Response
 from schemathesis.checks import (
@@ -80,6 +80,8 @@ FUZZ = settings(
     derandomize=True,
     database=None,
     deadline=None,
+    # No shrinking: a failure's state-changing history cannot be replayed faithfully, and time stays bounded.
+    phases=[Phase.explicit, Phase.generate],
     # One app and database per operation and backend: its state is meant to carry over between examples.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -118,3 +118,15 @@ def test_login_failure_message_follows_the_language(client, world: World) -> Non
         },
     )
     assert "Wrong username or password" in en.text
+
+
+def test_blank_time_bounds_mean_none_and_naive_times_are_shenyang_time(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    auth = {"Authorization": f"Bearer {_admin(world)}"}
+    assert client.get("/api/v1/audit/events?since=&until=", headers=auth).status_code == 200
+    # 08:00 in Shenyang is midnight UTC: an event recorded now is after both spellings of the same instant.
+    naive = client.get("/api/v1/audit/events?since=2000-01-01T08:00", headers=auth).json()
+    aware = client.get("/api/v1/audit/events?since=2000-01-01T00:00Z", headers=auth).json()
+    assert naive["total"] == aware["total"] > 0
+    out_of_range = client.get("/api/v1/audit/events?since=0001-01-01T00:00", headers=auth)
+    assert out_of_range.status_code == 422 and out_of_range.json()["error"]["code"] == "invalid_input"
+    assert client.get("/", headers=auth).headers["cache-control"] == "no-store"

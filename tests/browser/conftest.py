@@ -198,9 +198,6 @@ class BrowserLog:
         status = _HTTP_ERROR.search(message.text)
         if status and int(status.group(1)) in self.expected_statuses:
             return
-        # Chromium asks for /favicon.ico by itself; the app has none (reported), and no page refers to it.
-        if status and status.group(1) == "404" and message.location.get("url", "").endswith("/favicon.ico"):
-            return
         self.problems.append(f"console error: {message.text} ({message.location.get('url', '')})")
 
     def on_page_error(self, error: Exception) -> None:

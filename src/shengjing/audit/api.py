@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from shengjing.audit import service
 from shengjing.audit.schemas import EventFilter
@@ -52,6 +52,11 @@ class VerifyOut(BaseModel):
     reason_en: str | None
 
 
+def _blank_is_none(value: object) -> object:
+    """An empty form field (the console's filter form sends ``since=``) means no bound."""
+    return None if value == "" else value
+
+
 def event_query(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
@@ -60,8 +65,8 @@ def event_query(
     target_id: Annotated[str | None, Query(max_length=200)] = None,
     org_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[datetime | None, BeforeValidator(_blank_is_none), Query()] = None,
+    until: Annotated[datetime | None, BeforeValidator(_blank_is_none), Query()] = None,
 ) -> EventFilter:
     return EventFilter(
         actor=actor,

@@ -20,5 +20,8 @@ def attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
     except ShengjingError as exc:
         return None, exc.message(i18n.locale_var.get())
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) + f" ({e['msg']})" for e in exc.errors())
+        # Our validators write both languages into the message; pydantic prefixes it with "Value error, ".
+        fields = ", ".join(
+            ".".join(map(str, e["loc"])) + f" ({e['msg'].removeprefix('Value error, ')})" for e in exc.errors()
+        )
         return None, i18n.gettext("输入有误：") + fields

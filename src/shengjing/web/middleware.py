@@ -74,6 +74,10 @@ class RequestContextMiddleware:
                 headers["x-request-id"] = request_id
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                # Pages and API answers are per user and may carry a secret shown once (a new token): never
+                # cache them, so the Back button cannot bring one back. Static assets may be cached.
+                if not scope["path"].startswith("/static/"):
+                    headers.setdefault("cache-control", "no-store")
             await send(message)
 
         try:

@@ -48,11 +48,14 @@ def home(request: Request, db: DB, actor: Principal = requires(perms.CONSOLE_HOM
 
 @router.get("/lang/{code}")
 def switch_language(
-    code: str, next: Annotated[str | None, Query()] = None, viewer: Principal | None = public()
+    request: Request, code: str, next: Annotated[str | None, Query()] = None, viewer: Principal | None = public()
 ) -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
     if code in i18n.LOCALES:
-        response.set_cookie(i18n.LOCALE_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)
+        response.set_cookie(
+            i18n.LOCALE_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True,
+            secure=request.app.state.settings.cookie_secure,
+        )
     return response
 
 
