@@ -9,9 +9,8 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
-from shengjing.app import route_guard
 from shengjing.identity.permissions import AUTHENTICATED, REGISTRY
-from shengjing.web.deps import Public, Requires
+from shengjing.web.deps import Public, Requires, route_guard
 from tests.conftest import World
 
 PUBLIC_ROUTES = {

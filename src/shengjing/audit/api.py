@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from shengjing.audit import service
 from shengjing.audit.schemas import EventFilter
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
-from shengjing.web.deps import API_PREFIX, DB, requires
+from shengjing.web.deps import DB, api_router, requires
 
-router = APIRouter(prefix=API_PREFIX, tags=["audit"])
+router = api_router("audit")
 
 
 class EventOut(BaseModel):
@@ -63,7 +63,7 @@ def event_query(
     outcome: Annotated[str | None, Query(max_length=20)] = None,
     target_type: Annotated[str | None, Query(max_length=100)] = None,
     target_id: Annotated[str | None, Query(max_length=200)] = None,
-    org_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    org_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[datetime | None, BeforeValidator(_blank_is_none), Query()] = None,
     until: Annotated[datetime | None, BeforeValidator(_blank_is_none), Query()] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
 from shengjing.audit import service
@@ -12,12 +12,12 @@ from shengjing.audit.api import event_query
 from shengjing.audit.schemas import SHANGHAI, EventFilter
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
-from shengjing.web.deps import DB, requires
+from shengjing.web.deps import DB, page_router, requires
 from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 register(NavItem("/audit", N_("审计日志"), perms.AUDIT_VIEW, order=90))
 PAGE_SIZE = 50
 

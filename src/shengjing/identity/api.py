@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from shengjing.identity import permissions as perms
@@ -24,9 +24,9 @@ from shengjing.identity.schemas import (
     UserOut,
     UserUpdate,
 )
-from shengjing.web.deps import API_PREFIX, DB, requires
+from shengjing.web.deps import DB, api_router, requires
 
-router = APIRouter(prefix=API_PREFIX, tags=["identity"])
+router = api_router("identity")
 
 
 class PasswordSet(BaseModel):

@@ -6,7 +6,7 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from shengjing.identity import permissions as perms
@@ -14,14 +14,14 @@ from shengjing.identity import service
 from shengjing.identity.principal import ORG_TYPE_LABELS, Principal
 from shengjing.identity.schemas import OrganizationCreate, PasswordChange, TokenCreate, UserCreate, UserUpdate
 from shengjing.web import i18n
-from shengjing.web.deps import DB, SESSION_COOKIE, public, requires
+from shengjing.web.deps import DB, SESSION_COOKIE, page_router, public, requires
 from shengjing.web.forms import attempt
 from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.pages import safe_next
 from shengjing.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 register(
     NavItem("/organizations", N_("组织"), perms.ORG_VIEW, order=10),
     NavItem("/users", N_("用户"), perms.USER_VIEW, order=20),

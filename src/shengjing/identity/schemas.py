@@ -13,6 +13,10 @@ from shengjing.identity.principal import OrgType
 Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", description="lower-case login name")]
 OrgCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
+# In an update, "absent" leaves a value as it is; an explicit null is refused for a column that cannot be empty
+# (the default None is not validated, a sent null is).
+KEEP = Field(default=None, validate_default=False)
 
 
 def _check_credit_code(value: str | None) -> str | None:
@@ -37,10 +41,10 @@ class OrganizationCreate(BaseModel):
 
 class OrganizationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Name | None = None
+    name: Name = KEEP
     name_en: Annotated[str | None, Field(max_length=200)] = None
     credit_code: CreditCode = None
-    active: bool | None = None
+    active: bool = KEEP
 
 
 class OrganizationOut(BaseModel):
@@ -58,7 +62,7 @@ class OrganizationOut(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: Username
-    display_name: Name
+    display_name: DisplayName
     email: Annotated[str | None, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] = None
     org_code: OrgCode
     password: Annotated[str, Field(min_length=1, max_length=200)]
@@ -67,10 +71,10 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display_name: Name | None = None
+    display_name: DisplayName = KEEP
     email: Annotated[str | None, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] = None
-    active: bool | None = None
-    roles: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=20)
+    active: bool = KEEP
+    roles: list[Annotated[str, Field(max_length=64)]] = Field(default=None, max_length=20, validate_default=False)
 
 
 class PasswordChange(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shengjing.errors import InvalidInput, NotAuthenticated, NotFound, ShengjingError
@@ -46,6 +47,11 @@ class MethodNotAllowed(ShengjingError):
     http_status = 405
 
 
+class MalformedRequest(ShengjingError):
+    code = "malformed_request"
+    http_status = 400
+
+
 class InternalError(ShengjingError):
     code = "internal_error"
     http_status = 500
@@ -70,13 +76,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            error: ShengjingError = NotFound("页面或接口不存在。", "No such page or endpoint.", path=request.url.path)
+        if exc.status_code == 400:
+            error: ShengjingError = MalformedRequest(
+                "请求体无法解析（应为合法的 JSON 或表单）。",
+                "The request body cannot be parsed (JSON or a form expected).",
+            )
+        elif exc.status_code == 404:
+            error = NotFound("页面或接口不存在。", "No such page or endpoint.", path=request.url.path)
         elif exc.status_code == 405:
             error = MethodNotAllowed("不支持该请求方法。", "Method not allowed.", method=request.method)
         else:
             error = ShengjingError("请求无法处理。", "The request could not be handled.", status=exc.status_code)
         return _answer(request, error, exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def on_data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value the schemas let through (a NUL byte, an out-of-range number).
+        log.warning("database refused a value", path=request.url.path, error=type(exc.orig).__name__)
+        error = InvalidInput("输入含有数据库无法保存的值。", "The input holds a value the database cannot store.")
+        return _answer(request, error, 422)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:

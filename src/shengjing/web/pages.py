@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -15,12 +15,12 @@ from shengjing.identity import permissions as perms
 from shengjing.identity import service as identity
 from shengjing.identity.principal import Principal
 from shengjing.web import i18n
-from shengjing.web.deps import DB, public, requires
+from shengjing.web.deps import DB, page_router, public, requires
 from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import org_type_label, render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 register(NavItem("/", N_("首页"), perms.CONSOLE_HOME, order=0))
 
 
@@ -53,7 +53,11 @@ def switch_language(
     response = RedirectResponse(safe_next(next), status_code=303)
     if code in i18n.LOCALES:
         response.set_cookie(
-            i18n.LOCALE_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True,
+            i18n.LOCALE_COOKIE,
+            code,
+            max_age=365 * 86400,
+            samesite="lax",
+            httponly=True,
             secure=request.app.state.settings.cookie_secure,
         )
     return response
