@@ -16,6 +16,15 @@ role_app = typer.Typer(help="Roles 角色", no_args_is_help=True)
 COMMANDS = {"org": org_app, "user": user_app, "token": token_app, "role": role_app}
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+NEW_PASSWORD = typer.Option(
+    ...,
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="SHENGJING_NEW_PASSWORD",
+    help="The new password (prompted for when not given; SHENGJING_NEW_PASSWORD for scripts)",
+)
 
 
 @org_app.command("add")
@@ -55,14 +64,7 @@ def user_add(
     display_name: str = typer.Option(..., "--name", help="Display name"),
     role: list[str] = typer.Option([], "--role", help="Role name (repeatable)"),
     email: str | None = typer.Option(None, "--email"),
-    password: str = typer.Option(
-        ...,
-        "--password",
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
-        envvar="SHENGJING_NEW_PASSWORD",
-    ),
+    password: str = NEW_PASSWORD,
     as_json: bool = JSON,
 ) -> None:
     """Add a user (the password is prompted for unless given)."""
@@ -108,14 +110,7 @@ def user_disable(ctx: typer.Context, username: str) -> None:
 def user_set_password(
     ctx: typer.Context,
     username: str,
-    password: str = typer.Option(
-        ...,
-        "--password",
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
-        envvar="SHENGJING_NEW_PASSWORD",
-    ),
+    password: str = NEW_PASSWORD,
 ) -> None:
     """Set a user's password (ends their sessions, clears a lock)."""
     cli = context(ctx)

@@ -444,27 +444,11 @@ def login(db: Session, username: str, password: str, *, client_ip: str | None, u
     user = db.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _verify_dummy(db, password)
-        record(
-            db,
-            _anonymous(username),
-            "identity.session.login",
-            target_type="user",
-            target_id=username[:64],
-            outcome="failed",
-            details={"reason": "unknown_user", "ip": client_ip},
-        )
+        _login_event(db, _anonymous(username), username[:64], "failed", {"reason": "unknown_user", "ip": client_ip})
         return LoginResult(None, None, InvalidCredentials())
     actor = principal_for(user, "session")
     if is_locked(user, now):
-        record(
-            db,
-            actor,
-            "identity.session.login",
-            target_type="user",
-            target_id=user.username,
-            outcome="denied",
-            details={"reason": "locked", "ip": client_ip},
-        )
+        _login_event(db, actor, user.username, "denied", {"reason": "locked", "ip": client_ip})
         return LoginResult(None, None, _locked_error(user))
     if not _verify_password(db, user, password):
         user.failed_logins += 1
@@ -479,26 +463,10 @@ def login(db: Session, username: str, password: str, *, client_ip: str | None, u
             user.failed_logins = 0
             details["locked_until"] = user.locked_until.isoformat()
             error = _locked_error(user)
-        record(
-            db,
-            actor,
-            "identity.session.login",
-            target_type="user",
-            target_id=user.username,
-            outcome="failed",
-            details=details,
-        )
+        _login_event(db, actor, user.username, "failed", details)
         return LoginResult(None, None, error)
     if not user.active or not user.organization.active:
-        record(
-            db,
-            actor,
-            "identity.session.login",
-            target_type="user",
-            target_id=user.username,
-            outcome="denied",
-            details={"reason": "disabled", "ip": client_ip},
-        )
+        _login_event(db, actor, user.username, "denied", {"reason": "disabled", "ip": client_ip})
         return LoginResult(None, None, AccountDisabled("账号已停用。", "This account is disabled."))
     if _hasher(db).check_needs_rehash(user.password_hash):
         user.password_hash = _hasher(db).hash(password)
@@ -515,16 +483,15 @@ def login(db: Session, username: str, password: str, *, client_ip: str | None, u
         user_agent=(user_agent or "")[:300] or None,
     )
     db.add(session)
-    record(
-        db,
-        actor,
-        "identity.session.login",
-        target_type="user",
-        target_id=user.username,
-        details={"ip": client_ip},
-    )
+    _login_event(db, actor, user.username, "success", {"ip": client_ip})
     return LoginResult(
         principal_for(user, "session", session_id=session.id, csrf_token=session.csrf_token), token, None
+    )
+
+
+def _login_event(db: Session, actor: Principal, username: str, outcome: str, details: dict[str, object]) -> None:
+    record(
+        db, actor, "identity.session.login", target_type="user", target_id=username, outcome=outcome, details=details
     )
 
 
