@@ -40,6 +40,12 @@ class InvalidInput(ShengjingError):
     exit_code = 2
 
 
+class DataFormatError(InvalidInput):
+    """Input data that cannot be read as declared; ``details`` say where: file, line, field."""
+
+    code = "data_format_error"
+
+
 class NotAuthenticated(ShengjingError):
     code = "not_authenticated"
     http_status = 401

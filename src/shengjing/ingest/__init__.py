@@ -1,0 +1,1 @@
+"""Ingest: from a department's file or database table to a clean, versioned lake snapshot."""
