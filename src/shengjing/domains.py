@@ -8,7 +8,7 @@ from types import ModuleType
 
 from sqlalchemy import MetaData
 
-DOMAINS: tuple[str, ...] = ("identity", "audit", "demo")
+DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "demo")
 
 
 def door_modules(door: str) -> list[ModuleType]:
@@ -24,8 +24,12 @@ def door_modules(door: str) -> list[ModuleType]:
 
 
 def metadata() -> MetaData:
-    """The metadata of every domain's tables (importing ``models`` registers them on the shared Base)."""
+    """The metadata of every domain's tables (importing ``models`` registers them on the shared Base).
+
+    Each domain's ``permissions`` module is loaded too, so its grants to built-in roles are known.
+    """
     from shengjing.store.db import Base
 
     door_modules("models")
+    door_modules("permissions")
     return Base.metadata

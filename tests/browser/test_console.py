@@ -25,7 +25,7 @@ from shengjing.errors import InvalidCredentials
 from shengjing.identity import permissions as perms
 from shengjing.identity.models import ApiToken, Organization, User
 from shengjing.identity.principal import ORG_TYPE_LABELS, OrgType
-from shengjing.identity.roles import BUILTIN_ROLES
+from shengjing.identity.roles import builtin_roles
 from shengjing.store.db import Base
 from shengjing.web import i18n
 from shengjing.web.nav import NAV, NavItem
@@ -37,7 +37,8 @@ pytestmark = pytest.mark.browser
 domains.door_modules("pages")  # each domain's pages module registers its navigation entries on import
 
 Logins = dict[str, tuple[DemoUser, str]]
-ROLE_PERMISSIONS = {spec.name: spec.permissions for spec in BUILTIN_ROLES}
+domains.metadata()  # loads every domain's grants to the built-in roles
+ROLE_PERMISSIONS = {spec.name: spec.permissions for spec in builtin_roles()}
 # Every guarded console page: the navigation's, and the chain check the audit viewer calls.
 GUARDED_PAGES = [(item.path, item.permission) for item in NAV] + [("/audit/verify", perms.AUDIT_VERIFY)]
 NAV_LINKS = "nav .navbar-nav .nav-link"

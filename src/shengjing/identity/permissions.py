@@ -29,6 +29,8 @@ class Permission:
 
 
 REGISTRY: dict[str, Permission] = {}
+# Permissions that domains above the ground floor add to built-in roles (identity cannot import them).
+ROLE_GRANTS: dict[str, set[Permission]] = {}
 
 
 def declare(domain: str, obj: str, action: Action, label_zh: str, label_en: str) -> Permission:
@@ -37,6 +39,11 @@ def declare(domain: str, obj: str, action: Action, label_zh: str, label_en: str)
     if REGISTRY.setdefault(permission.name, permission) != permission:
         raise ValueError(f"permission {permission.name} declared twice with different labels")
     return permission
+
+
+def grant(role: str, *permissions: Permission) -> None:
+    """Add a domain's permissions to a built-in role; ``shengjing init`` writes them with the role."""
+    ROLE_GRANTS.setdefault(role, set()).update(permissions)
 
 
 # Any logged-in user: for a user's own session, password and language, nothing else.

@@ -73,3 +73,17 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
         _SELF_SERVICE | {p.ORG_VIEW},
     ),
 )
+
+
+def builtin_roles() -> tuple[RoleSpec, ...]:
+    """The built-in roles with what every installed domain has granted them."""
+    return tuple(
+        RoleSpec(
+            spec.name,
+            spec.label_zh,
+            spec.label_en,
+            spec.org_types,
+            spec.permissions | frozenset(p.ROLE_GRANTS.get(spec.name, ())),
+        )
+        for spec in BUILTIN_ROLES
+    )

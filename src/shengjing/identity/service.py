@@ -31,7 +31,7 @@ from shengjing.errors import (
 from shengjing.identity import permissions as perms
 from shengjing.identity.models import ApiToken, LoginSession, Organization, Role, RolePermission, User
 from shengjing.identity.principal import OrgType, Principal
-from shengjing.identity.roles import BUILTIN_ROLES
+from shengjing.identity.roles import builtin_roles
 from shengjing.identity.schemas import (
     OrganizationCreate,
     OrganizationOut,
@@ -93,7 +93,7 @@ def restrict(stmt: Select[tuple[OwnedModel]], actor: Principal, model: type[Owne
 def sync_builtin_roles(db: Session, actor: Principal) -> list[str]:
     """Write the built-in roles (names, labels, permissions) to the database; returns what changed."""
     changed: list[str] = []
-    for spec in BUILTIN_ROLES:
+    for spec in builtin_roles():
         role = db.scalar(select(Role).where(Role.name == spec.name))
         wanted = {p.name for p in spec.permissions}
         org_types = ",".join(sorted(spec.org_types))

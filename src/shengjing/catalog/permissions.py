@@ -1,0 +1,15 @@
+"""The catalog's permissions and what the built-in roles get of them."""
+
+from __future__ import annotations
+
+from shengjing.identity.permissions import Action, declare, grant
+
+RESOURCE_VIEW = declare("catalog", "resource", Action.VIEW, "查看数据资源目录", "View the resource catalog")
+RESOURCE_ADD = declare("catalog", "resource", Action.ADD, "登记数据资源", "Add resources to the catalog")
+RESOURCE_CHANGE = declare("catalog", "resource", Action.CHANGE, "修改数据资源", "Change catalog resources")
+
+grant("platform_admin", RESOURCE_VIEW, RESOURCE_ADD, RESOURCE_CHANGE)
+grant("auditor", RESOURCE_VIEW)
+grant("department_admin", RESOURCE_VIEW, RESOURCE_ADD, RESOURCE_CHANGE)
+for role in ("operator_analyst", "merchant_member", "agency_assessor"):
+    grant(role, RESOURCE_VIEW)
