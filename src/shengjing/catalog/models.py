@@ -45,6 +45,9 @@ class Resource(Base):
     formats: Mapped[list[str]] = mapped_column(JSON, default=list)
     contact: Mapped[str | None] = mapped_column(String(200))
     current_version: Mapped[int | None]
+    # Standardization and quality rules for ingest, as YAML documents (shengjing.ingest.standardize / quality).
+    standardization: Mapped[str] = mapped_column(Text, default="")
+    quality_rules: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Lower-cased name, summary, tags, themes and field labels: what catalog search matches against.
@@ -86,6 +89,7 @@ class ResourceVersion(Base):
     rows_in: Mapped[int]
     rows_accepted: Mapped[int]
     rows_quarantined: Mapped[int]
+    quarantine_version: Mapped[int | None]
     fingerprint: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -44,7 +44,8 @@ LongText = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
 
 class FieldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    # Column names as departments write them, Chinese included; no spaces or control characters.
+    name: Annotated[str, Field(pattern=r"^[^\x00-\x20\x7f]{1,128}$")]
     label: Label
     data_type: FieldType = FieldType.STRING
     data_element: Annotated[str | None, Field(max_length=64)] = None
@@ -66,6 +67,8 @@ class ResourceIn(BaseModel):
     formats: list[Tag] = Field(default_factory=list, max_length=10)
     contact: Annotated[str | None, Field(max_length=200, pattern=r"^[^\x00]*$")] = None
     fields: list[FieldIn] = Field(default_factory=list, max_length=500)
+    standardization: Annotated[str, Field(max_length=100_000, description="YAML standardization rules")] = ""
+    quality_rules: Annotated[str, Field(max_length=100_000, description="YAML quality rules")] = ""
 
 
 class FieldOut(BaseModel):
@@ -84,6 +87,7 @@ class VersionOut(BaseModel):
     rows_in: int
     rows_accepted: int
     rows_quarantined: int
+    quarantine_version: int | None
     fingerprint: str
     source: str
     created_by: str
@@ -106,6 +110,8 @@ class ResourceOut(BaseModel):
     current_version: int | None
     created_at: datetime
     updated_at: datetime
+    standardization: str
+    quality_rules: str
     fields: list[FieldOut]
     versions: list[VersionOut]
 

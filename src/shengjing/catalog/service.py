@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from shengjing.audit.service import record, state_change
 from shengjing.catalog import permissions as perms
-from shengjing.catalog.models import DataElement, Resource, ResourceField
+from shengjing.catalog.models import DataElement, Resource, ResourceField, ResourceVersion
 from shengjing.catalog.schemas import (
     Facet,
     FieldIn,
@@ -51,6 +52,16 @@ def _can_manage(actor: Principal, resource: Resource) -> bool:
     return actor.sees_all_orgs or resource.department_id == actor.org_id
 
 
+def _validate_rules(data: ResourceIn) -> None:
+    """Rules are checked when saved, so an ingest never meets a rule set it cannot run."""
+    from shengjing.ingest import quality, standardize
+
+    if data.standardization.strip():
+        standardize.load_rules(data.standardization)
+    if data.quality_rules.strip():
+        quality.load_rules(data.quality_rules)
+
+
 def _search_text(data: ResourceIn) -> str:
     parts = [data.code, data.name, data.summary, *data.themes, *data.tags]
     parts += [f"{f.name} {f.label}" for f in data.fields]
@@ -75,6 +86,8 @@ def resource_out(resource: Resource, department: Organization) -> ResourceOut:
         current_version=resource.current_version,
         created_at=resource.created_at,
         updated_at=resource.updated_at,
+        standardization=resource.standardization,
+        quality_rules=resource.quality_rules,
         fields=[
             FieldOut(
                 name=f.name,
@@ -139,6 +152,7 @@ def _fields(db: Session, fields: list[FieldIn]) -> list[ResourceField]:
 @state_change("catalog.resource.add", "resource")
 def create_resource(db: Session, actor: Principal, data: ResourceIn) -> ResourceOut:
     actor.require(perms.RESOURCE_ADD)
+    _validate_rules(data)
     department = _department(db, actor, data.department)
     if db.scalar(select(Resource.id).where(Resource.code == data.code)) is not None:
         raise Conflict(f"资源代码“{data.code}”已被使用。", f"Resource code '{data.code}' is taken.", field="code")
@@ -179,6 +193,7 @@ def update_resource(db: Session, actor: Principal, code: str, data: ResourceIn) 
         raise PermissionDenied(perms.RESOURCE_CHANGE.name)
     if data.code != code:
         raise InvalidInput("资源代码不能修改。", "A resource's code cannot change.", field="code")
+    _validate_rules(data)
     department = _department(db, actor, data.department)
     new_fields = [(f.name, f.data_type.value) for f in data.fields]
     old_fields = [(f.name, f.data_type) for f in resource.fields]
@@ -198,6 +213,7 @@ def update_resource(db: Session, actor: Principal, code: str, data: ResourceIn) 
         data.contact,
     )
     resource.fields = _fields(db, data.fields)
+    resource.standardization, resource.quality_rules = data.standardization, data.quality_rules
     resource.search_text, resource.updated_at = _search_text(data), utcnow()
     db.flush()
     record(
@@ -291,3 +307,53 @@ def search(
 def department_codes(db: Session, actor: Principal) -> list[str]:
     """Departments the actor may file resources for."""
     return [o.code for o in identity.list_organizations(db, actor, OrgType.DEPARTMENT)]
+
+
+# --- ingest support: what the ingest domain reads before and records after a run ------------------------
+
+
+@dataclass(frozen=True)
+class IngestTarget:
+    code: str
+    fields: tuple[tuple[str, str], ...]  # (name, data type); empty before the first ingest
+    standardization: str
+    quality_rules: str
+    current_version: int | None
+
+
+def ingest_target(db: Session, actor: Principal, code: str) -> IngestTarget:
+    """The resource an ingest writes to, if the actor's department owns it (or the actor is the bureau)."""
+    actor.require(perms.RESOURCE_INGEST)
+    resource = _get(db, actor, code)
+    if not _can_manage(actor, resource):
+        raise PermissionDenied(perms.RESOURCE_INGEST.name)
+    return IngestTarget(
+        code=resource.code,
+        fields=tuple((f.name, f.data_type) for f in resource.fields),
+        standardization=resource.standardization,
+        quality_rules=resource.quality_rules,
+        current_version=resource.current_version,
+    )
+
+
+def record_version(
+    db: Session, actor: Principal, code: str, version: ResourceVersion, inferred_fields: list[tuple[str, str]]
+) -> ResourceOut:
+    """Record a committed snapshot as the resource's current version (the caller audits the ingest)."""
+    actor.require(perms.RESOURCE_INGEST)
+    resource = _get(db, actor, code)
+    if not _can_manage(actor, resource):
+        raise PermissionDenied(perms.RESOURCE_INGEST.name)
+    if inferred_fields and not resource.fields:
+        resource.fields = [
+            ResourceField(position=i, name=name, label=name, data_type=data_type, description="")
+            for i, (name, data_type) in enumerate(inferred_fields)
+        ]
+        resource.search_text += " " + " ".join(name for name, _ in inferred_fields).lower()
+    resource.versions.append(version)
+    resource.current_version, resource.updated_at = version.version, utcnow()
+    db.flush()
+    department = db.get(Organization, resource.department_id)
+    if department is None:  # cannot happen while the foreign key holds
+        raise NotFound.of("数据提供单位", "department", resource.department_id)
+    return resource_out(resource, department)

@@ -16,6 +16,7 @@ class Action(StrEnum):
     CHANGE = "change"
     DELETE = "delete"
     VERIFY = "verify"
+    INGEST = "ingest"
 
 
 @dataclass(frozen=True)

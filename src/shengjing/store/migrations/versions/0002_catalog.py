@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 00:17:32.333081
+Create Date: 2026-11-22 00:24:03.445007
 """
 
 from collections.abc import Sequence
@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("formats", sa.JSON(), nullable=False),
         sa.Column("contact", sa.String(length=200), nullable=True),
         sa.Column("current_version", sa.Integer(), nullable=True),
+        sa.Column("standardization", sa.Text(), nullable=False),
+        sa.Column("quality_rules", sa.Text(), nullable=False),
         sa.Column("created_at", shengjing.store.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", shengjing.store.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
@@ -93,6 +95,7 @@ def upgrade() -> None:
         sa.Column("rows_in", sa.Integer(), nullable=False),
         sa.Column("rows_accepted", sa.Integer(), nullable=False),
         sa.Column("rows_quarantined", sa.Integer(), nullable=False),
+        sa.Column("quarantine_version", sa.Integer(), nullable=True),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=500), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
