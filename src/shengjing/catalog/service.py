@@ -170,6 +170,8 @@ def create_resource(db: Session, actor: Principal, data: ResourceIn) -> Resource
         contact=data.contact,
         search_text=_search_text(data),
         fields=_fields(db, data.fields),
+        standardization=data.standardization,
+        quality_rules=data.quality_rules,
     )
     db.add(resource)
     db.flush()

@@ -120,16 +120,17 @@ def _run(target: catalog.IngestTarget, source: Source, lake: Lake, mode: str, pr
     snapshot, held_snapshot = staging.snapshot, held_staging.snapshot
     assert snapshot is not None and held_snapshot is not None  # noqa: S101 - set by a committed write_snapshot
     return _Run(
-        fields,
-        inferred,
-        snapshot.version,
-        held_snapshot.version,
-        snapshot.fingerprint,
-        rows_in,
-        snapshot.row_count,
-        quarantined,
-        report.score(),
-        changed,
+        fields=fields,
+        inferred=inferred,
+        version=snapshot.version,
+        quarantine_version=held_snapshot.version,
+        fingerprint=snapshot.fingerprint,
+        rows_in=rows_in,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        score=report.score(),
+        changed=changed,
+        snapshot_rows=snapshot.row_count,
     )
 
 
@@ -199,6 +200,7 @@ def _record(
             "quality_score": run.score,
             "standardized_values": run.changed,
             "seconds": report.seconds,
+            "snapshot_rows": run.snapshot_rows,
         },
     )
     inferred = [(f.name, f.data_type) for f in run.fields] if run.inferred else []
