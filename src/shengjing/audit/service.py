@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -255,9 +256,6 @@ def count_events(db: Session, actor: Principal) -> int:
 
 def daily_counts(db: Session, actor: Principal, days: int = 14) -> list[tuple[str, int]]:
     """Events per day (Asia/Shanghai calendar days) for the dashboard chart, oldest first."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
     actor.require(perms.AUDIT_VIEW)
     tz = ZoneInfo("Asia/Shanghai")
     today = utcnow().astimezone(tz).date()

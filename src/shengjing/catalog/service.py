@@ -24,6 +24,7 @@ from shengjing.catalog.schemas import (
 from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from shengjing.identity import service as identity
 from shengjing.identity.models import Organization
+from shengjing.identity.permissions import Permission
 from shengjing.identity.principal import OrgType, Principal
 from shengjing.store.db import utcnow
 
@@ -69,7 +70,7 @@ def _search_text(data: ResourceIn) -> str:
 
 
 def resource_out(resource: Resource, department: Organization) -> ResourceOut:
-    elements = {f.data_element_id for f in resource.fields if f.data_element_id is not None}
+    element_codes = _element_codes(resource, {f.data_element_id for f in resource.fields} - {None})
     return ResourceOut(
         code=resource.code,
         name=resource.name,
@@ -93,7 +94,7 @@ def resource_out(resource: Resource, department: Organization) -> ResourceOut:
                 name=f.name,
                 label=f.label,
                 data_type=f.data_type,
-                data_element=_element_codes(resource, elements).get(f.data_element_id),
+                data_element=element_codes.get(f.data_element_id),
                 unit=f.unit,
                 description=f.description,
             )
@@ -189,10 +190,7 @@ def create_resource(db: Session, actor: Principal, data: ResourceIn) -> Resource
 @state_change("catalog.resource.change", "resource")
 def update_resource(db: Session, actor: Principal, code: str, data: ResourceIn) -> ResourceOut:
     """Replace a resource's description. Its code stays; fields may change only before the first ingest."""
-    actor.require(perms.RESOURCE_CHANGE)
-    resource = _get(db, actor, code)
-    if not _can_manage(actor, resource):
-        raise PermissionDenied(perms.RESOURCE_CHANGE.name)
+    resource = _managed(db, actor, code, perms.RESOURCE_CHANGE)
     if data.code != code:
         raise InvalidInput("资源代码不能修改。", "A resource's code cannot change.", field="code")
     _validate_rules(data)
@@ -236,13 +234,25 @@ def _get(db: Session, actor: Principal, code: str) -> Resource:
     return resource
 
 
-def get_resource(db: Session, actor: Principal, code: str) -> ResourceOut:
-    actor.require(perms.RESOURCE_VIEW)
+def _managed(db: Session, actor: Principal, code: str, permission: Permission) -> Resource:
+    """A resource the actor may change: its own department's, or any for the data bureau."""
+    actor.require(permission)
     resource = _get(db, actor, code)
+    if not _can_manage(actor, resource):
+        raise PermissionDenied(permission.name)
+    return resource
+
+
+def _out(db: Session, resource: Resource) -> ResourceOut:
     department = db.get(Organization, resource.department_id)
     if department is None:  # cannot happen while the foreign key holds
         raise NotFound.of("数据提供单位", "department", resource.department_id)
     return resource_out(resource, department)
+
+
+def get_resource(db: Session, actor: Principal, code: str) -> ResourceOut:
+    actor.require(perms.RESOURCE_VIEW)
+    return _out(db, _get(db, actor, code))
 
 
 def _terms(query: str) -> list[tuple[str, ...]]:
@@ -325,10 +335,7 @@ class IngestTarget:
 
 def ingest_target(db: Session, actor: Principal, code: str) -> IngestTarget:
     """The resource an ingest writes to, if the actor's department owns it (or the actor is the bureau)."""
-    actor.require(perms.RESOURCE_INGEST)
-    resource = _get(db, actor, code)
-    if not _can_manage(actor, resource):
-        raise PermissionDenied(perms.RESOURCE_INGEST.name)
+    resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
     return IngestTarget(
         code=resource.code,
         fields=tuple((f.name, f.data_type) for f in resource.fields),
@@ -342,10 +349,7 @@ def record_version(
     db: Session, actor: Principal, code: str, version: ResourceVersion, inferred_fields: list[tuple[str, str]]
 ) -> ResourceOut:
     """Record a committed snapshot as the resource's current version (the caller audits the ingest)."""
-    actor.require(perms.RESOURCE_INGEST)
-    resource = _get(db, actor, code)
-    if not _can_manage(actor, resource):
-        raise PermissionDenied(perms.RESOURCE_INGEST.name)
+    resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
     if inferred_fields and not resource.fields:
         resource.fields = [
             ResourceField(position=i, name=name, label=name, data_type=data_type, description="")
@@ -355,7 +359,4 @@ def record_version(
     resource.versions.append(version)
     resource.current_version, resource.updated_at = version.version, utcnow()
     db.flush()
-    department = db.get(Organization, resource.department_id)
-    if department is None:  # cannot happen while the foreign key holds
-        raise NotFound.of("数据提供单位", "department", resource.department_id)
-    return resource_out(resource, department)
+    return _out(db, resource)

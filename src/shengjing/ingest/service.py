@@ -111,11 +111,9 @@ def _run(target: catalog.IngestTarget, source: Source, lake: Lake, mode: str, pr
                         progress(source.bytes_read, source.total_bytes)
             if rows_in != accepted + quarantined:  # the pipeline's promise, checked where it matters
                 raise RuntimeError(f"ingest lost rows: {rows_in} in, {accepted} + {quarantined} out")
-        current = data.current() if mode == "append" else None
-        if current is not None and target.current_version is not None:
+        if mode == "append" and target.current_version is not None:
             # Snapshots are immutable files: an append links the previous snapshot's parts into the new one.
-            previous = data.snapshots()[[s.version for s in data.snapshots()].index(target.current_version)]
-            for index, part in enumerate(previous.files):
+            for index, part in enumerate(data.snapshot(target.current_version).files):
                 os.link(part, staging.path / f"part-{index:05d}.parquet")
     snapshot, held_snapshot = staging.snapshot, held_staging.snapshot
     assert snapshot is not None and held_snapshot is not None  # noqa: S101 - set by a committed write_snapshot
@@ -233,5 +231,5 @@ def read_current(sessions: sessionmaker[Session], actor: Principal, code: str) -
     if target.current_version is None:
         raise InvalidInput("该数据资源还没有数据。", "The resource holds no data yet.", resource=code)
     dataset = Lake(settings.lake_path).dataset("resource", code)
-    snapshot = next(s for s in dataset.snapshots() if s.version == target.current_version)
+    snapshot = dataset.snapshot(target.current_version)
     return pa.concat_tables([pq.read_table(f) for f in snapshot.files])

@@ -120,6 +120,12 @@ class Dataset:
         version = self._head()["current"]
         return None if version is None else self._load(version)
 
+    def snapshot(self, version: int) -> Snapshot:
+        """A committed snapshot by version, current or not."""
+        if version not in self._head()["history"]:
+            raise NotFound.of("快照", "snapshot", f"{self.key}@v{version}")
+        return self._load(version)
+
     def snapshots(self) -> list[Snapshot]:
         return [self._load(v) for v in self._head()["history"]]
 
@@ -187,11 +193,9 @@ class Dataset:
     def rollback_to(self, version: int) -> Snapshot:
         """Make an earlier committed snapshot current again (history is kept; nothing is deleted)."""
         with self._locked():
-            head = self._head()
-            if version not in head["history"]:
-                raise NotFound.of("快照", "snapshot", f"{self.key}@v{version}")
-            _write_atomically(self.path / HEAD, json.dumps({**head, "current": version}).encode())
-        return self._load(version)
+            snapshot = self.snapshot(version)
+            _write_atomically(self.path / HEAD, json.dumps({**self._head(), "current": version}).encode())
+        return snapshot
 
 
 class Lake:
