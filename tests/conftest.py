@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,6 +181,15 @@ class World:
     def db(self) -> Session:
         return self.sessions()
 
+    def principal(self, username: str) -> Principal:
+        """The user as the services see them when signed in to the console."""
+        with unit_of_work(self.sessions) as db:
+            return identity.principal_for(identity._find_user(db, self.system, username), "session")
+
+    @property
+    def settings(self) -> Settings:
+        return self.sessions.kw["info"]["settings"]  # type: ignore[no-any-return]
+
 
 @pytest.fixture
 def world(sessions: sessionmaker[Session], system: Principal) -> World:
@@ -218,3 +233,74 @@ def csrf_of(client: TestClient) -> str:
 
 # Logs as JSON lines, captured by pytest and shown with a failing test.
 configure_logging("INFO", json=True)
+
+
+# --- a live server (uvicorn in a process of its own), for the browser and for HTTP clients such as ckanapi ---
+
+STARTUP_SECONDS = 20.0
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the SHENGJING_* environment variables the server process reads them from."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"SHENGJING_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - our own http URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def server_url(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The app served by uvicorn in a process of its own, on the test's database; yields the base URL.
+    The server's log is kept as ``request.node.server_log`` (tests/browser shows its end with a failure)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # Exactly this test's settings (database, var dir, JSON logs, cheap password hashing, …): no SHENGJING_* from
+    # the caller's environment, and no .env from the working tree (the server runs in the test's directory).
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHENGJING_")}
+    env |= _settings_env(settings)
+    env["PYTHONUNBUFFERED"] = "1"
+    log_path = request.node.server_log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "uvicorn", "shengjing.app:app_from_environment", "--factory",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-4000:]
+                state = f"exited with {process.returncode}" if process.poll() is not None else "not healthy"
+                pytest.fail(f"server on {url} {state} (waited up to {STARTUP_SECONDS:.0f} s); its log:\n{tail}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        _stop(process)

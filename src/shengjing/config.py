@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     audit_hash: Literal["sha256", "sm3"] = Field(
         "sha256", description="Hash of the audit chain for new events (SM3 through OpenSSL)."
     )
+    max_upload_bytes: int = Field(
+        8 * 1024**3, ge=1, description="Largest file accepted by an upload to ingest (console or API), in bytes."
+    )
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")

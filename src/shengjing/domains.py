@@ -8,7 +8,7 @@ from types import ModuleType
 
 from sqlalchemy import MetaData
 
-DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "ingest", "demo")
+DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "demo")
 
 
 def door_modules(door: str) -> list[ModuleType]:

@@ -130,3 +130,11 @@ class IntegrityBroken(ShengjingError):
     code = "integrity_broken"
     http_status = 409
     exit_code = 8
+
+
+class StorageFull(ShengjingError):
+    """The disk under the lake or the var directory is full (ENOSPC): nothing was committed."""
+
+    code = "storage_full"
+    http_status = 507
+    exit_code = 9

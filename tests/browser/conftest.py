@@ -10,12 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +18,6 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from shengjing.config import Settings
 from shengjing.demo.service import DemoUser, set_up_organizations_and_users
 from shengjing.store.db import unit_of_work
 from tests.conftest import World
@@ -42,7 +35,6 @@ CHROMIUM_ARGS = [
 MISSING_CHROMIUM = "chromium not installed: browser tests SKIPPED; apt-get install chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HERE = Path(__file__).resolve().parent
-STARTUP_SECONDS = 20.0
 ACTION_TIMEOUT_MS = 10_000
 
 _skipped_for_missing_chromium = False
@@ -87,72 +79,10 @@ def demo_logins(world: World) -> dict[str, tuple[DemoUser, str]]:
     return {demo.username: (demo, password) for demo, password in logins}
 
 
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as the SHENGJING_* environment variables the server process reads them from."""
-    env = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"SHENGJING_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - our own http URL
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
-def live_server(
-    settings: Settings,
-    demo_logins: dict[str, tuple[DemoUser, str]],
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-) -> Iterator[str]:
-    """The app served by uvicorn in a process of its own, on the test's database; yields the base URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # Exactly this test's settings (database, var dir, JSON logs, cheap password hashing, …): no SHENGJING_* from
-    # the caller's environment, and no .env from the working tree (the server runs in the test's directory).
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SHENGJING_")}
-    env |= _settings_env(settings)
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = request.node.server_log = tmp_path / "server.log"
-    command = [sys.executable, "-m", "uvicorn", "shengjing.app:app_from_environment", "--factory",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-4000:]
-                state = f"exited with {process.returncode}" if process.poll() is not None else "not healthy"
-                pytest.fail(f"server on {url} {state} (waited up to {STARTUP_SECONDS:.0f} s); its log:\n{tail}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        _stop(process)
+def live_server(demo_logins: dict[str, tuple[DemoUser, str]], server_url: str) -> str:
+    """The app served by uvicorn (tests/conftest.py), with the demo city's organizations and users in its database."""
+    return server_url
 
 
 # --- the browser -------------------------------------------------------------------------------------------

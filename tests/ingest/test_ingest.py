@@ -13,78 +13,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from stdnum.cn import ric
 
 from shengjing.catalog import service as catalog
-from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
 from shengjing.config import Settings
 from shengjing.errors import DataFormatError, NotFound, PermissionDenied
 from shengjing.identity import service as identity
-from shengjing.identity.principal import OrgType, Principal
 from shengjing.ingest import service as ingest
-from shengjing.store.db import unit_of_work
 from shengjing.store.lake import Lake
-from tests.conftest import World
-
-STANDARDIZATION = """
-version: 1
-fields:
-  xm: [trim, fullwidth_to_halfwidth]
-  sfzh: [trim, upper]
-  xb: [{codelist: {list: GB/T 2261.1}}]
-  jfrq: [{date: {formats: ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"], output: "%Y-%m-%d"}}]
-"""
-QUALITY = """
-rules:
-  - {kind: required, field: xm}
-  - {kind: id_number, field: sfzh}
-  - {kind: unique, key: [sfzh, jfrq]}
-"""
-
-
-def _id(body: str) -> str:
-    return body + ric.calc_check_digit(body + "0")  # stdnum reads the first 17 of 18 characters
-
-
-GOOD = [_id("21010219800101123"), _id("21011219750615002"), _id("21018119900228004")]
-
-
-def _csv(path: Path, rows: list[tuple[str, ...]], encoding: str = "gbk", header: str = "xm,sfzh,xb,jfrq,jfje") -> Path:
-    path.write_bytes(("\n".join([header, *(",".join(r) for r in rows)]) + "\n").encode(encoding))
-    return path
-
-
-@pytest.fixture
-def hrss(world: World) -> tuple[World, Principal]:
-    world.org("BUREAU")
-    world.org("HRSS", OrgType.DEPARTMENT, "沈阳市人力资源和社会保障局")
-    world.org("POLICE", OrgType.DEPARTMENT, "沈阳市公安局")
-    world.user("hrss", "HRSS", "department_admin")
-    world.user("police", "POLICE", "department_admin")
-    with unit_of_work(world.sessions) as db:
-        actor = identity.principal_for(identity._find_user(db, world.system, "hrss"), "session")
-        catalog.create_resource(
-            db,
-            actor,
-            ResourceIn(
-                code="SB-0001",
-                name="社会保险缴费记录",
-                department="HRSS",
-                share_type=ShareType.CONDITIONAL,
-                open_type=ShareType.NONE,
-                update_frequency=UpdateFrequency.MONTHLY,
-                fields=[
-                    FieldIn(name="xm", label="姓名"),
-                    FieldIn(name="sfzh", label="公民身份号码"),
-                    FieldIn(name="xb", label="性别"),
-                    FieldIn(name="jfrq", label="缴费日期", data_type="date"),
-                    FieldIn(name="jfje", label="缴费金额", data_type="decimal"),
-                ],
-                standardization=STANDARDIZATION,
-                quality_rules=QUALITY,
-            ),
-        )
-    return world, actor
+from tests.ingest.conftest import GOOD, csv_file
 
 
 def test_a_gbk_csv_is_standardized_checked_and_nothing_is_lost(hrss, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +35,7 @@ def test_a_gbk_csv_is_standardized_checked_and_nothing_is_lost(hrss, tmp_path: P
         ("周八", GOOD[2], "男", "2024-13-05", "10"),  # no such date
         ("吴九", GOOD[2], "女", "2024-04-05", "十元"),  # amount is not a number
     ]
-    report = ingest.ingest(world.sessions, actor, "SB-0001", str(_csv(tmp_path / "sb.csv", rows)))
+    report = ingest.ingest(world.sessions, actor, "SB-0001", str(csv_file(tmp_path / "sb.csv", rows)))
     assert (report.rows_in, report.rows_accepted, report.rows_quarantined) == (8, 2, 6)
     assert report.encoding == "gb18030" and report.version == 1
     table = ingest.read_current(world.sessions, actor, "SB-0001").to_pydict()
@@ -121,8 +57,8 @@ def test_a_gbk_csv_is_standardized_checked_and_nothing_is_lost(hrss, tmp_path: P
 
 def test_append_and_replace(hrss, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     world, actor = hrss
-    first = _csv(tmp_path / "a.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")])
-    second = _csv(tmp_path / "b.csv", [("李四", GOOD[1], "女", "2024-02-05", "2")], encoding="utf-8")
+    first = csv_file(tmp_path / "a.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")])
+    second = csv_file(tmp_path / "b.csv", [("李四", GOOD[1], "女", "2024-02-05", "2")], encoding="utf-8")
     ingest.ingest(world.sessions, actor, "SB-0001", str(first))
     appended = ingest.ingest(world.sessions, actor, "SB-0001", str(second), mode="append")
     assert appended.version == 2 and ingest.read_current(world.sessions, actor, "SB-0001").num_rows == 2
@@ -133,9 +69,12 @@ def test_append_and_replace(hrss, tmp_path: Path) -> None:  # type: ignore[no-un
 def test_bad_inputs_are_refused_and_change_nothing(hrss, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     world, actor = hrss
     ingest.ingest(
-        world.sessions, actor, "SB-0001", str(_csv(tmp_path / "ok.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")]))
+        world.sessions,
+        actor,
+        "SB-0001",
+        str(csv_file(tmp_path / "ok.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")])),
     )
-    changed = _csv(tmp_path / "changed.csv", [("张三", GOOD[0], "男", "2024-01-05")], header="xm,sfzh,xb,jfrq")
+    changed = csv_file(tmp_path / "changed.csv", [("张三", GOOD[0], "男", "2024-01-05")], header="xm,sfzh,xb,jfrq")
     with pytest.raises(DataFormatError) as header_error:
         ingest.ingest(world.sessions, actor, "SB-0001", str(changed))
     assert header_error.value.details["missing"] == ["jfje"]
@@ -162,7 +101,10 @@ def test_bad_inputs_are_refused_and_change_nothing(hrss, tmp_path: Path) -> None
 def test_a_killed_ingest_leaves_the_previous_version(hrss, tmp_path: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     world, actor = hrss
     ingest.ingest(
-        world.sessions, actor, "SB-0001", str(_csv(tmp_path / "ok.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")]))
+        world.sessions,
+        actor,
+        "SB-0001",
+        str(csv_file(tmp_path / "ok.csv", [("张三", GOOD[0], "男", "2024-01-05", "1")])),
     )
     big = tmp_path / "big.csv"
     with open(big, "w", encoding="utf-8") as handle:
@@ -200,6 +142,9 @@ def test_a_killed_ingest_leaves_the_previous_version(hrss, tmp_path: Path, setti
     with world.db() as db:
         assert catalog.get_resource(db, actor, "SB-0001").current_version == 1
     next_run = ingest.ingest(
-        world.sessions, actor, "SB-0001", str(_csv(tmp_path / "ok2.csv", [("李四", GOOD[1], "女", "2024-02-05", "2")]))
+        world.sessions,
+        actor,
+        "SB-0001",
+        str(csv_file(tmp_path / "ok2.csv", [("李四", GOOD[1], "女", "2024-02-05", "2")])),
     )
     assert next_run.rows_accepted == 1

@@ -27,7 +27,7 @@ from shengjing.ingest.quality import (
     pattern_failures,
     quarantine_schema,
     range_failures,
-    referential,
+    reference_failures,
     required_failures,
     timeliness,
 )
@@ -196,9 +196,15 @@ def test_codelist_pattern_range_required() -> None:
     assert required.failed.tolist() == [False, True, True, True, True, False] and required.checked == 6
 
 
-def test_referential() -> None:
-    batch = pa.record_batch({"dept": ["A01", "B02", None, "Z99"]})
-    assert referential(batch, "dept", pa.array(["A01", "B02"])).to_pylist() == [True, True, True, False]
+def test_reference_rule_checks_present_values_against_the_other_resource_keys() -> None:
+    result = reference_failures(pa.array(["A01", "B02", None, " ", "Z99"]), pa.array(["A01", "B02"]))
+    assert result.failed.tolist() == [False, False, False, False, True] and result.checked == 3
+    rules = load_rules("- {kind: reference, field: dept, resource: SY-ORG, key: code}")
+    batch = pa.record_batch({"dept": ["A01", "Z99"]})
+    checked = QualityChecker(rules, references={"reference:dept": pa.array(["A01"])}).check(batch, 1)
+    assert checked.quarantined.column("_reason_en").to_pylist() == ["not found in the referenced resource"]
+    with pytest.raises(InvalidInput):  # the ingest must hand over the keys; a rule left unresolved is refused
+        QualityChecker(rules)
 
 
 # --- checker: quarantine, uniqueness, counts ---------------------------------------------------------------------

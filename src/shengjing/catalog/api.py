@@ -8,7 +8,14 @@ from fastapi import Query, status
 
 from shengjing.catalog import permissions as perms
 from shengjing.catalog import service
-from shengjing.catalog.schemas import ResourceIn, ResourceOut, SearchResult, ShareType
+from shengjing.catalog.schemas import (
+    DataElementIn,
+    DataElementOut,
+    ResourceIn,
+    ResourceOut,
+    SearchResult,
+    ShareType,
+)
 from shengjing.identity.principal import Principal
 from shengjing.web.deps import DB, api_router, requires
 
@@ -47,3 +54,29 @@ def update_resource(
     code: str, body: ResourceIn, db: DB, actor: Principal = requires(perms.RESOURCE_CHANGE)
 ) -> ResourceOut:
     return service.update_resource(db, actor, code, body)
+
+
+@router.get("/data-elements")
+def list_data_elements(
+    db: DB,
+    q: Annotated[str, Query(max_length=200, description="代码、名称或标准 / code, name or standard")] = "",
+    actor: Principal = requires(perms.RESOURCE_VIEW),
+) -> list[DataElementOut]:
+    return service.list_data_elements(db, actor, q)
+
+
+@router.post("/data-elements", status_code=status.HTTP_201_CREATED)
+def create_data_element(body: DataElementIn, db: DB, actor: Principal = requires(perms.ELEMENT_ADD)) -> DataElementOut:
+    return service.create_data_element(db, actor, body)
+
+
+@router.get("/data-elements/{code}")
+def get_data_element(code: str, db: DB, actor: Principal = requires(perms.RESOURCE_VIEW)) -> DataElementOut:
+    return service.get_data_element(db, actor, code)
+
+
+@router.put("/data-elements/{code}")
+def update_data_element(
+    code: str, body: DataElementIn, db: DB, actor: Principal = requires(perms.ELEMENT_CHANGE)
+) -> DataElementOut:
+    return service.update_data_element(db, actor, code, body)

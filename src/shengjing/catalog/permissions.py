@@ -14,3 +14,8 @@ grant("auditor", RESOURCE_VIEW)
 grant("department_admin", RESOURCE_VIEW, RESOURCE_ADD, RESOURCE_CHANGE, RESOURCE_INGEST)
 for role in ("operator_analyst", "merchant_member", "agency_assessor"):
     grant(role, RESOURCE_VIEW)
+
+# The data bureau keeps the data-element standards; departments only reference them.
+ELEMENT_ADD = declare("catalog", "element", Action.ADD, "登记数据元", "Add data elements")
+ELEMENT_CHANGE = declare("catalog", "element", Action.CHANGE, "修改数据元", "Change data elements")
+grant("platform_admin", ELEMENT_ADD, ELEMENT_CHANGE)

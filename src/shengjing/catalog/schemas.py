@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,6 +92,8 @@ class VersionOut(BaseModel):
     source: str
     created_by: str
     created_at: datetime
+    # What the ingest measured: format, encoding, quality score, per-field scores, per-rule tallies, seconds.
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ResourceOut(BaseModel):
@@ -125,3 +127,35 @@ class SearchResult(BaseModel):
     total: int
     resources: list[ResourceOut]
     facets: dict[str, list[Facet]]
+
+
+ElementCode = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+ShortText = Annotated[str | None, Field(max_length=100, pattern=r"^[^\x00]*$")]
+
+
+class DataElementIn(BaseModel):
+    """A data element (数据元): the standard definition a resource's fields point to."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: ElementCode
+    name: Label
+    name_en: Annotated[str | None, Field(max_length=200, pattern=r"^[^\x00]*$")] = None
+    definition: LongText = ""
+    data_type: FieldType
+    format: ShortText = None
+    unit: Annotated[str | None, Field(max_length=32, pattern=r"^[^\x00]*$")] = None
+    code_list: ShortText = None
+    standard: ShortText = None
+
+
+class DataElementOut(BaseModel):
+    code: str
+    name: str
+    name_en: str | None
+    definition: str
+    data_type: FieldType
+    format: str | None
+    unit: str | None
+    code_list: str | None
+    standard: str | None
+    used_by: int = Field(description="how many resource fields reference it / 引用它的数据项数")

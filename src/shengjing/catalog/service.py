@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import Select, or_, select
+import yaml
+from pydantic import TypeAdapter
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from shengjing.audit.service import record, state_change
 from shengjing.catalog import permissions as perms
 from shengjing.catalog.models import DataElement, Resource, ResourceField, ResourceVersion
 from shengjing.catalog.schemas import (
+    DataElementIn,
+    DataElementOut,
     Facet,
     FieldIn,
     FieldOut,
+    FieldType,
     ResourceIn,
     ResourceOut,
     SearchResult,
     ShareType,
     VersionOut,
 )
-from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from shengjing.errors import Conflict, DataFormatError, InvalidInput, NotFound, PermissionDenied
 from shengjing.identity import service as identity
 from shengjing.identity.models import Organization
 from shengjing.identity.permissions import Permission
@@ -57,10 +63,18 @@ def _validate_rules(data: ResourceIn) -> None:
     """Rules are checked when saved, so an ingest never meets a rule set it cannot run."""
     from shengjing.ingest import quality, standardize
 
-    if data.standardization.strip():
-        standardize.load_rules(data.standardization)
-    if data.quality_rules.strip():
-        quality.load_rules(data.quality_rules)
+    for name, load in (("standardization", standardize.load_rules), ("quality_rules", quality.load_rules)):
+        text = getattr(data, name)
+        if not text.strip():
+            continue
+        if "\n" not in text and text.strip().endswith((".yaml", ".yml")):
+            # standardize.load_rules reads a path ending in .yaml: stored rules are YAML text, never a server path.
+            text += "\n"
+        try:
+            load(text)
+        except InvalidInput as exc:
+            exc.details.setdefault("field", name)  # which editor to show the error beside
+            raise
 
 
 def _search_text(data: ResourceIn) -> str:
@@ -212,7 +226,10 @@ def update_resource(db: Session, actor: Principal, code: str, data: ResourceIn) 
         data.formats,
         data.contact,
     )
-    resource.fields = _fields(db, data.fields)
+    field_rows = _fields(db, data.fields)
+    resource.fields.clear()
+    db.flush()  # the old rows go first: the new ones may reuse their names, unique per resource
+    resource.fields.extend(field_rows)
     resource.standardization, resource.quality_rules = data.standardization, data.quality_rules
     resource.search_text, resource.updated_at = _search_text(data), utcnow()
     db.flush()
@@ -253,6 +270,17 @@ def _out(db: Session, resource: Resource) -> ResourceOut:
 def get_resource(db: Session, actor: Principal, code: str) -> ResourceOut:
     actor.require(perms.RESOURCE_VIEW)
     return _out(db, _get(db, actor, code))
+
+
+def manages(db: Session, actor: Principal, code: str) -> bool:
+    """Whether the resource belongs to the actor's department (the data bureau manages every resource)."""
+    actor.require(perms.RESOURCE_VIEW)
+    return _can_manage(actor, _get(db, actor, code))
+
+
+def get_resource_to_change(db: Session, actor: Principal, code: str) -> ResourceOut:
+    """A resource for its edit form: only for one who may change it."""
+    return _out(db, _managed(db, actor, code, perms.RESOURCE_CHANGE))
 
 
 def _terms(query: str) -> list[tuple[str, ...]]:
@@ -345,11 +373,62 @@ def ingest_target(db: Session, actor: Principal, code: str) -> IngestTarget:
     )
 
 
+@dataclass(frozen=True)
+class ReferencedKey:
+    """Where a ``reference`` quality rule finds its keys: a field of another resource's current version."""
+
+    resource: str
+    field: str
+    version: int
+
+
+def referenced_versions(
+    db: Session, actor: Principal, rules: list[tuple[str, str, str]]
+) -> dict[str, ReferencedKey]:
+    """For each (rule id, resource code, key field): the referenced resource's current version, which the
+    actor must be able to see, and which must hold data and that field."""
+    found = {}
+    for rule_id, code, field in rules:
+        resource = _get(db, actor, code)
+        if field not in {f.name for f in resource.fields}:
+            raise InvalidInput(
+                f"引用规则 {rule_id} 所引用的数据资源“{code}”没有数据项“{field}”。",
+                f"Reference rule {rule_id}: resource '{code}' has no field '{field}'.",
+                rule=rule_id,
+                field=field,
+            )
+        if resource.current_version is None:
+            raise InvalidInput(
+                f"引用规则 {rule_id} 所引用的数据资源“{code}”还没有数据，请先导入它。",
+                f"Reference rule {rule_id}: resource '{code}' holds no data yet; ingest it first.",
+                rule=rule_id,
+                resource=code,
+            )
+        found[rule_id] = ReferencedKey(code, field, resource.current_version)
+    return found
+
+
 def record_version(
-    db: Session, actor: Principal, code: str, version: ResourceVersion, inferred_fields: list[tuple[str, str]]
+    db: Session,
+    actor: Principal,
+    code: str,
+    version: ResourceVersion,
+    inferred_fields: list[tuple[str, str]],
+    *,
+    expected_current: int | None,
 ) -> ResourceOut:
-    """Record a committed snapshot as the resource's current version (the caller audits the ingest)."""
+    """Record a committed snapshot as the resource's current version (the caller audits the ingest).
+
+    ``expected_current`` is the version the ingest started from: if another ingest was recorded meanwhile,
+    this one is refused rather than silently replacing it (an append would otherwise lose the other's rows).
+    """
     resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
+    if resource.current_version != expected_current:
+        raise Conflict(
+            "导入期间该数据资源已有新版本，请重新导入。",
+            "Another ingest into this resource finished first; run this one again.",
+            resource=code,
+        )
     if inferred_fields and not resource.fields:
         resource.fields = [
             ResourceField(position=i, name=name, label=name, data_type=data_type, description="")
@@ -360,3 +439,226 @@ def record_version(
     resource.current_version, resource.updated_at = version.version, utcnow()
     db.flush()
     return _out(db, resource)
+
+
+# --- data elements (数据元): the bureau's standard definitions that fields point to ---------------------
+
+
+def _element_out(db: Session, element: DataElement) -> DataElementOut:
+    used_by = db.scalar(select(func.count(ResourceField.id)).where(ResourceField.data_element_id == element.id))
+    return DataElementOut(
+        code=element.code,
+        name=element.name,
+        name_en=element.name_en,
+        definition=element.definition,
+        data_type=FieldType(element.data_type),
+        format=element.format,
+        unit=element.unit,
+        code_list=element.code_list,
+        standard=element.standard,
+        used_by=used_by or 0,
+    )
+
+
+def _element(db: Session, code: str) -> DataElement:
+    element = db.scalar(select(DataElement).where(DataElement.code == code))
+    if element is None:
+        raise NotFound.of("数据元", "data element", code)
+    return element
+
+
+def list_data_elements(db: Session, actor: Principal, query: str = "") -> list[DataElementOut]:
+    """Every data element whose code, name, English name or standard contains each term of ``query``."""
+    actor.require(perms.RESOURCE_VIEW)
+    stmt = select(DataElement).order_by(DataElement.code)
+    for term in query.lower().split():
+        columns = (DataElement.code, DataElement.name, DataElement.name_en, DataElement.standard)
+        stmt = stmt.where(or_(*(func.lower(c).contains(term, autoescape=True) for c in columns)))
+    return [_element_out(db, e) for e in db.scalars(stmt)]
+
+
+def get_data_element(db: Session, actor: Principal, code: str) -> DataElementOut:
+    actor.require(perms.RESOURCE_VIEW)
+    return _element_out(db, _element(db, code))
+
+
+def _apply_element(element: DataElement, data: DataElementIn) -> None:
+    for name in ("name", "name_en", "definition", "format", "unit", "code_list", "standard"):
+        setattr(element, name, getattr(data, name))
+    element.data_type = data.data_type.value
+
+
+@state_change("catalog.element.add", "data_element")
+def create_data_element(db: Session, actor: Principal, data: DataElementIn) -> DataElementOut:
+    actor.require(perms.ELEMENT_ADD)
+    if db.scalar(select(DataElement.id).where(DataElement.code == data.code)) is not None:
+        raise Conflict(f"数据元代码“{data.code}”已被使用。", f"Data element code '{data.code}' is taken.", field="code")
+    element = DataElement(code=data.code)
+    _apply_element(element, data)
+    db.add(element)
+    db.flush()
+    record(db, actor, "catalog.element.add", target_type="data_element", target_id=data.code)
+    return _element_out(db, element)
+
+
+@state_change("catalog.element.change", "data_element")
+def update_data_element(db: Session, actor: Principal, code: str, data: DataElementIn) -> DataElementOut:
+    """Replace a data element's definition. Its code stays; its data type stays while data depends on it."""
+    actor.require(perms.ELEMENT_CHANGE)
+    element = _element(db, code)
+    if data.code != code:
+        raise InvalidInput("数据元代码不能修改。", "A data element's code cannot change.", field="code")
+    if data.data_type.value != element.data_type:
+        holding = db.scalars(
+            select(Resource.code)
+            .join(ResourceField, ResourceField.resource_id == Resource.id)
+            .where(ResourceField.data_element_id == element.id, Resource.current_version.is_not(None))
+            .distinct()
+            .order_by(Resource.code)
+        ).all()
+        if holding:
+            raise Conflict(
+                f"已有数据的资源引用了该数据元（{', '.join(holding)}），其数据类型不能修改。",
+                f"Resources holding data reference this data element ({', '.join(holding)}): "
+                "its data type cannot change.",
+                field="data_type",
+            )
+    before, after = _element_out(db, element).model_dump(mode="json"), data.model_dump(mode="json")
+    changed = sorted(name for name, value in after.items() if before[name] != value)
+    _apply_element(element, data)
+    db.flush()
+    record(
+        db, actor, "catalog.element.change", target_type="data_element", target_id=code, details={"changed": changed}
+    )
+    return _element_out(db, element)
+
+
+def load_data_elements(db: Session, actor: Principal, elements: list[DataElementIn]) -> tuple[int, int, int]:
+    """Upsert many data elements in the caller's transaction: (added, changed, unchanged).
+
+    Each add or change is audited on its own; an element identical to the stored one is left alone, so
+    loading the same library twice records nothing the second time.
+    """
+    actor.require(perms.ELEMENT_ADD)
+    codes = [e.code for e in elements]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise InvalidInput(
+            f"数据元代码重复：{', '.join(duplicates)}。", f"Duplicate data element codes: {', '.join(duplicates)}."
+        )
+    added = changed = unchanged = 0
+    for data in elements:
+        existing = db.scalar(select(DataElement).where(DataElement.code == data.code))
+        if existing is None:
+            create_data_element(db, actor, data)
+            added += 1
+        elif _element_out(db, existing).model_dump(exclude={"used_by"}) == data.model_dump():  # same definition
+            unchanged += 1
+        else:
+            update_data_element(db, actor, data.code, data)
+            changed += 1
+    return added, changed, unchanged
+
+
+STANDARD_ELEMENTS_FILE = Path(__file__).with_name("elements.yaml")
+
+
+def parse_data_elements(text: str, *, file: str) -> list[DataElementIn]:
+    """Data elements from a YAML (or JSON) document: a list, or a mapping with an ``elements`` list."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise DataFormatError(
+            f"数据元文件 {file} 不是有效的 YAML（第 {line + 1 if line is not None else '?'} 行）。",
+            f"The data element file {file} is not valid YAML (line {line + 1 if line is not None else '?'}).",
+            file=file,
+            line=line + 1 if line is not None else None,
+        ) from None
+    if isinstance(document, dict):
+        document = document.get("elements")
+    if not isinstance(document, list):
+        raise DataFormatError(
+            f"数据元文件 {file} 应为数据元列表（或含 elements 列表的映射）。",
+            f"The data element file {file} must hold a list of data elements (or a mapping with 'elements').",
+            file=file,
+        )
+    return TypeAdapter(list[DataElementIn]).validate_python(document)
+
+
+def standard_data_elements() -> list[DataElementIn]:
+    """The library of national-standard data elements shipped with Shengjing (loaded by the demo, not init)."""
+    return parse_data_elements(STANDARD_ELEMENTS_FILE.read_text("utf-8"), file=STANDARD_ELEMENTS_FILE.name)
+
+
+# --- open data support: what the opendata domain reads (DCAT export and import, CKAN API, public pages) -------
+
+
+def _public_resources() -> Select[tuple[Resource, Organization]]:
+    """Resources whose open type allows publishing (无条件/有条件开放), with their departments."""
+    return (
+        select(Resource, Organization)
+        .join(Organization, Organization.id == Resource.department_id)
+        .where(Resource.open_type != ShareType.NONE.value)
+    )
+
+
+def export_resources(db: Session, actor: Principal | None, *, public_only: bool) -> list[ResourceOut]:
+    """Every resource the actor sees (or, public_only, every openly published one, for anyone), by code."""
+    if public_only:
+        stmt = _public_resources()
+    else:
+        if actor is None:
+            raise PermissionDenied(perms.RESOURCE_VIEW.name)
+        actor.require(perms.RESOURCE_VIEW)
+        stmt = restrict_visible(
+            select(Resource, Organization).join(Organization, Organization.id == Resource.department_id), actor
+        )
+    return [resource_out(r, org) for r, org in db.execute(stmt.order_by(Resource.code)).all()]
+
+
+def public_codes(db: Session) -> list[str]:
+    """The codes of the openly published resources, sorted."""
+    return list(
+        db.scalars(select(Resource.code).where(Resource.open_type != ShareType.NONE.value).order_by(Resource.code))
+    )
+
+
+def public_resource(db: Session, code: str) -> ResourceOut:
+    """An openly published resource, for anyone; a resource that is not open is as absent as one that isn't."""
+    row = db.execute(_public_resources().where(Resource.code == code)).first()
+    if row is None:
+        raise NotFound.of("数据资源", "resource", code)
+    return resource_out(row[0], row[1])
+
+
+def resource_code_taken(db: Session, code: str) -> bool:
+    """Whether any resource, visible to the caller or not, holds this code (an import updates it, not adds)."""
+    return db.scalar(select(Resource.id).where(Resource.code == code)) is not None
+
+
+def set_current_version(db: Session, actor: Principal, code: str, version: int) -> ResourceOut:
+    """Make an earlier recorded version current again (the caller rolls the lake back and audits it)."""
+    resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
+    if version not in {v.version for v in resource.versions}:
+        raise NotFound.of("数据版本", "version", f"{code}@v{version}")
+    resource.current_version, resource.updated_at = version, utcnow()
+    db.flush()
+    return _out(db, resource)
+
+
+def is_department(db: Session, code: str) -> bool:
+    """Whether an organization with this code exists and is a department (an import's publisher check)."""
+    org_type = db.scalar(select(Organization.org_type).where(Organization.code == code))
+    return org_type == OrgType.DEPARTMENT.value
+
+
+def public_department_names(db: Session) -> dict[str, str]:
+    """Code → name of the departments that publish open resources (the public catalog's facet labels)."""
+    rows = db.execute(
+        select(Organization.code, Organization.name)
+        .join(Resource, Resource.department_id == Organization.id)
+        .where(Resource.open_type != ShareType.NONE.value)
+        .distinct()
+    ).all()
+    return dict(sorted((code, name) for code, name in rows))

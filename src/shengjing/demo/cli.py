@@ -11,7 +11,11 @@ from rich.table import Table
 
 from shengjing.clikit import console, context
 from shengjing.demo import service
+from shengjing.demo.delivery import write_deliveries
 from shengjing.demo.generator import generate_city
+from shengjing.ingest.service import IngestReport
+
+DELIVERED_DIR = "delivered"  # inside the city directory: what the departments send, in their formats
 
 
 def demo(
@@ -19,9 +23,12 @@ def demo(
     persons: int = typer.Option(20_000, "--persons", min=100, help="Residents to generate 生成人口数"),
     seed: int = typer.Option(2024, "--seed", help="Same seed, same city 随机种子"),
     out: Path | None = typer.Option(None, "--out", help="Where the files go (default var/demo)"),
-    files_only: bool = typer.Option(False, "--files-only", help="Only the files, no organizations or users"),
+    files_only: bool = typer.Option(
+        False, "--files-only", help="Only the files: no organizations, users, catalog or ingest"
+    ),
 ) -> None:
-    """Generate a deterministic synthetic Shenyang (Parquet files), its organizations and one user per role."""
+    """Generate a deterministic synthetic Shenyang, its organizations and one user per role, its catalog
+    (data elements and one resource per table), and ingest each department's delivery into its resource."""
     cli = context(ctx)
     target = out or cli.settings.demo_path
     started = time.perf_counter()
@@ -39,6 +46,7 @@ def demo(
             progress.update(task, description=phase, completed=done, total=total)
 
         manifest = generate_city(target, persons=persons, seed=seed, progress=report)
+        files = write_deliveries(manifest, target / DELIVERED_DIR)
     console.print(f"synthetic Shenyang written to {target} in {time.perf_counter() - started:.1f}s")
     summary = Table("table 表", "department 数据提供单位", "title 名称", "rows 行数")
     for table_file in manifest.tables:
@@ -55,6 +63,19 @@ def demo(
     for demo_user, password in logins:
         table.add_row(demo_user.username, password, demo_user.role, demo_user.org.name)
     console.print(table)
+    with cli.transaction() as db:
+        codes = service.set_up_catalog(db, cli.actor)
+    console.print(f"catalog 目录: data-element library loaded, {len(codes)} resources filed")
+
+    def ingested(table: str, report: IngestReport) -> None:
+        score = "-" if report.quality_score is None else f"{report.quality_score:.3f}"
+        console.print(
+            f"ingested 已导入 {table:<17} → {report.resource} v{report.version}: {report.rows_in:,} rows, "
+            f"{report.rows_accepted:,} accepted, {report.rows_quarantined:,} quarantined 隔离, "
+            f"quality 质量 {score} ({report.format}, {report.encoding or '-'}, {report.seconds:.1f}s)"
+        )
+
+    service.ingest_city(cli.sessions, cli.actor, files, progress=ingested)
     console.print(f"log in at http://{cli.settings.host}:{cli.settings.port}/login")
 
 

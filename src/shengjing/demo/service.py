@@ -1,19 +1,27 @@
-"""The demo city's organizations and users, set up through the identity service like any deployment's."""
+"""The demo city's organizations, users, catalog and data, set up through the services like any deployment's."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from shengjing.audit.service import record, state_change
+from shengjing.catalog import service as catalog
 from shengjing.demo import shenyang
+from shengjing.demo.catalog import DEMO_RESOURCES, INGEST_ORDER, RESOURCE_BY_TABLE
+from shengjing.demo.delivery import DELIVERIES
+from shengjing.errors import NotFound
 from shengjing.identity import service as identity
 from shengjing.identity.models import Organization, User
 from shengjing.identity.principal import OrgType, Principal
 from shengjing.identity.schemas import OrganizationCreate, UserCreate
+from shengjing.ingest import service as ingest
+from shengjing.ingest.service import IngestReport
 
 
 @dataclass(frozen=True)
@@ -89,3 +97,48 @@ def set_up_organizations_and_users(db: Session, actor: Principal) -> list[tuple[
         details={"organizations_created": created_orgs, "users": [d.username for d in DEMO_USERS]},
     )
     return logins
+
+
+# --- the city's catalog and data, through the same services a deployment uses --------------------------
+
+
+@state_change("demo.catalog.setup", "demo")
+def set_up_catalog(db: Session, actor: Principal) -> list[str]:
+    """Load the standard data-element library and file one resource per generated table (idempotent: an
+    existing resource is updated to the demo's description). Returns the resource codes."""
+    added, changed, _ = catalog.load_data_elements(db, actor, catalog.standard_data_elements())
+    for resource in DEMO_RESOURCES:
+        try:
+            catalog.get_resource(db, actor, resource.code)
+        except NotFound:
+            catalog.create_resource(db, actor, resource)
+        else:
+            catalog.update_resource(db, actor, resource.code, resource)
+    codes = [r.code for r in DEMO_RESOURCES]
+    record(
+        db,
+        actor,
+        "demo.catalog.setup",
+        target_type="demo",
+        details={"data_elements_added": added, "data_elements_changed": changed, "resources": codes},
+    )
+    return codes
+
+
+def ingest_city(
+    sessions: sessionmaker[Session],
+    actor: Principal,
+    files: Mapping[str, Path],
+    *,
+    progress: Callable[[str, IngestReport], None] | None = None,
+) -> list[IngestReport]:
+    """Ingest each delivered table into its resource, persons and enterprises first (the others' reference
+    rules check against them). Each ingest opens its own transactions: call with none open."""
+    reports = []
+    for table in INGEST_ORDER:
+        resource = RESOURCE_BY_TABLE[table]
+        report = ingest.ingest(sessions, actor, resource.code, str(files[table]), encoding=DELIVERIES[table].encoding)
+        reports.append(report)
+        if progress is not None:
+            progress(table, report)
+    return reports

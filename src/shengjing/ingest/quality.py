@@ -168,8 +168,26 @@ class UniqueRule(_Rule):
         return self.key
 
 
+class ReferenceRule(_FieldRule):
+    """Referential consistency: the value is a key of another resource (its current snapshot's ``key`` field).
+
+    The keys are read once per ingest, by the ingest service, and handed to the checker (``references``)."""
+
+    kind: Literal["reference"] = "reference"
+    resource: str = Field(min_length=1, max_length=64)
+    key: str = Field(min_length=1)
+
+
 Rule = Annotated[
-    RequiredRule | IdNumberRule | CreditCodeRule | DateRule | CodelistRule | PatternRule | RangeRule | UniqueRule,
+    RequiredRule
+    | IdNumberRule
+    | CreditCodeRule
+    | DateRule
+    | CodelistRule
+    | PatternRule
+    | RangeRule
+    | UniqueRule
+    | ReferenceRule,
     Field(discriminator="kind"),
 ]
 
@@ -234,6 +252,7 @@ RANGE_REASONS: Reasons = (
     ("小于下限", "below the allowed minimum"),
     ("大于上限", "above the allowed maximum"),
 )
+REFERENCE_REASONS: Reasons = (("在被引用的数据资源中不存在", "not found in the referenced resource"),)
 UNIQUE_REASONS: Reasons = (
     ("与本批次中先前的记录重复", "duplicates an earlier row of this batch"),
     ("与先前批次中的记录重复", "duplicates a row of an earlier batch"),
@@ -488,16 +507,13 @@ def _key_column(batch: pa.RecordBatch, fields: Sequence[str]) -> tuple[pa.String
     return pc.binary_join_element_wise(*texts, "\x1f"), has
 
 
-def referential(batch: pa.RecordBatch, field: str, known_keys: pa.Array) -> pa.BooleanArray:
-    """Referential consistency: True where the field's value is among ``known_keys`` (another resource's keys)
-    or is missing (``required`` covers missing values); False where it points at nothing."""
-    _require_fields(batch, (field,))
-    column = batch.column(field)
-    has = present(column)
-    if known_keys.type != column.type:
-        known_keys = pc.cast(known_keys, column.type)
-    found = _mask(pc.is_in(column, value_set=known_keys))
-    return pa.array(~has | found, pa.bool_())
+def reference_failures(arr: pa.Array, known_keys: pa.Array) -> Failures:
+    """Referential consistency: a present value fails when it is not among ``known_keys`` (another resource's
+    keys, compared as text); missing values are not checked (``required`` covers them)."""
+    text = _as_string(arr)
+    has = present(text)
+    failed = has & ~_mask(pc.is_in(text, value_set=_as_string(known_keys)))
+    return Failures(failed, np.zeros(len(text), dtype=np.int8), int(has.sum()))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -600,14 +616,32 @@ _REASONS: dict[str, Reasons] = {
     "pattern": PATTERN_REASONS,
     "range": RANGE_REASONS,
     "unique": UNIQUE_REASONS,
+    "reference": REFERENCE_REASONS,
 }
 
 
 class QualityChecker:
     """Checks the batches of one ingest, in order. Holds the keys seen so far for ``unique`` rules."""
 
-    def __init__(self, rules: QualityRules | Sequence[Rule], *, today: date | None = None) -> None:
+    def __init__(
+        self,
+        rules: QualityRules | Sequence[Rule],
+        *,
+        today: date | None = None,
+        references: Mapping[str, pa.Array] | None = None,
+    ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules.rules if isinstance(rules, QualityRules) else rules)
+        # The keys each ``reference`` rule checks against, by rule id (see ReferenceRule).
+        self.references = dict(references or {})
+        unresolved = [
+            r.rule_id for r in self.rules if isinstance(r, ReferenceRule) and r.rule_id not in self.references
+        ]
+        if unresolved:
+            raise InvalidInput(
+                f"引用规则缺少被引用资源的数据：{', '.join(unresolved)}。",
+                f"Reference rules lack the referenced resource's keys: {', '.join(unresolved)}.",
+                rule_ids=unresolved,
+            )
         ids = [r.rule_id for r in self.rules]
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
@@ -647,6 +681,8 @@ class QualityChecker:
             return codelist_failures(column, rule.values)
         if isinstance(rule, PatternRule):
             return pattern_failures(column, rule.regex)
+        if isinstance(rule, ReferenceRule):
+            return reference_failures(column, self.references[rule.rule_id])
         return range_failures(column, min=rule.min, max=rule.max)
 
     def check(self, batch: pa.RecordBatch, first_row_number: int) -> QualityResult:

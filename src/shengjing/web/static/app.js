@@ -39,6 +39,58 @@ function drawDashboard() {
   }
 }
 
+// The catalog's quality report: score per field, score history, rule pass rates (percent; null = no rule).
+function drawQuality() {
+  const data = readJson("quality-data");
+  if (!data || typeof echarts === "undefined") return;
+  const draw = (id, title, option) => {
+    const node = document.getElementById(id);
+    if (!node) return;
+    const chart = echarts.init(node);
+    markRendered(chart, node);
+    chart.setOption({
+      title: { text: title, left: "center", textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis" },
+      grid: { containLabel: true, left: 8, right: 16, bottom: 8 },
+      ...option,
+    });
+  };
+  const bars = (pairs) => ({
+    xAxis: { type: "value", min: 0, max: 100 },
+    yAxis: { type: "category", data: pairs.map((p) => p[0]), inverse: true },
+    series: [{ type: "bar", data: pairs.map((p) => p[1]), label: { show: true, position: "right" } }],
+  });
+  draw("chart-field-scores", data.labels.fields, bars(data.fields));
+  draw("chart-rule-pass", data.labels.rules, bars(data.rules));
+  draw("chart-score-history", data.labels.history, {
+    xAxis: { type: "category", name: data.labels.version, data: data.history.map((h) => String(h[0])) },
+    yAxis: { type: "value", min: 0, max: 100 },
+    series: [{ type: "line", data: data.history.map((h) => h[1]), connectNulls: true }],
+  });
+}
+
+// The resource form's field rows: add a blank row from its <template>, remove a row (one always stays).
+document.addEventListener("click", (event) => {
+  const add = event.target.closest("[data-field-add]");
+  if (add) {
+    const template = document.getElementById("field-row-template");
+    const rows = document.getElementById("field-rows");
+    if (template && rows) {
+      rows.appendChild(template.content.cloneNode(true));
+      rows.lastElementChild.querySelector("input").focus();
+    }
+    return;
+  }
+  const remove = event.target.closest("[data-field-remove]");
+  if (remove) {
+    const row = remove.closest("[data-field-row]");
+    const rows = row && row.parentElement;
+    if (!row || !rows) return;
+    if (rows.children.length > 1) row.remove();
+    else row.querySelectorAll("input").forEach((input) => { input.value = ""; });
+  }
+});
+
 // Buttons that ask before acting: <button data-confirm="…">.
 document.addEventListener("click", (event) => {
   const target = event.target.closest("[data-confirm]");
@@ -46,3 +98,4 @@ document.addEventListener("click", (event) => {
 });
 
 document.addEventListener("DOMContentLoaded", drawDashboard);
+document.addEventListener("DOMContentLoaded", drawQuality);

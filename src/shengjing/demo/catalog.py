@@ -1,0 +1,330 @@
+"""The demo city's catalog: one resource per generated table, described as its department would file it.
+
+Field names are the generator's column names (the files the departments deliver carry them as headers);
+labels, data elements (catalog/elements.yaml), units, standardization and quality rules are what a data
+bureau would ask each department to declare. Resources that point at persons or enterprises check those
+references against the person and enterprise resources, so those two are ingested first (``INGEST_ORDER``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
+
+F = FieldIn
+DATE_FORMATS: Final = '["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日"]'
+# Every resident ID column is cleaned the same way: spaces and full-width digits out, a check letter x upper-case.
+ID_CLEANING: Final = "[trim, fullwidth_to_halfwidth, upper]"
+
+
+def _id_rules(field: str, *, required: bool = True, references_person: bool = True) -> str:
+    """Quality rules for a resident ID column: present, valid per GB 11643, and a known resident."""
+    rules = [f"  - {{kind: required, field: {field}}}"] if required else []
+    rules.append(f"  - {{kind: id_number, field: {field}}}")
+    if references_person:
+        rules.append(
+            f"  - {{kind: reference, field: {field}, resource: {PERSON}, key: id_number, id: known_resident:{field}}}"
+        )
+    return "\n".join(rules)
+
+
+def _enterprise_rules(field: str) -> str:
+    return (
+        f"  - {{kind: required, field: {field}}}\n"
+        f"  - {{kind: credit_code, field: {field}}}\n"
+        f"  - {{kind: reference, field: {field}, resource: {ENTERPRISE}, key: credit_code, id: known_employer:{field}}}"
+    )
+
+
+PERSON: Final = "SY-GA-PERSON"
+ENTERPRISE: Final = "SY-SCJG-ENTERPRISE"
+SOCIAL_INSURANCE: Final = "SY-RS-SOCIAL-INSURANCE"
+HOUSING_FUND: Final = "SY-GJJ-HOUSING-FUND"
+CLINIC_VISIT: Final = "SY-WJ-CLINIC-VISIT"
+SCHOOL_ENROLMENT: Final = "SY-JY-SCHOOL-ENROLMENT"
+BUS_CARD_TRIP: Final = "SY-JT-BUS-CARD-TRIP"
+
+# The largest table (≈45 trips per 100 residents a day, a week of them); the ingest benchmark uses it too.
+BUS_CARD_TRIP_RESOURCE: Final = ResourceIn(
+    code=BUS_CARD_TRIP,
+    name="公交卡刷卡记录",
+    summary="沈阳市公共交通 IC 卡一周的刷卡乘车记录：卡号、持卡人（记名卡）、线路、上车站点、刷卡时间和扣费金额。"
+    "可用于客流分析和线网优化；持卡人身份号码为敏感个人信息，仅在授权场景下提供。",
+    department="transport",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.CONDITIONAL,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["交通出行"],
+    tags=["公交", "公交卡", "客流", "刷卡"],
+    formats=["CSV"],
+    contact="市交通运输局信息中心 024-22768000",
+    fields=[
+        F(name="card_no", label="公交卡号", data_element="GJKH"),
+        F(name="id_number", label="持卡人公民身份号码", data_element="GMSFHM", description="不记名卡为空"),
+        F(name="line", label="线路"),
+        F(name="boarded_at", label="刷卡时间", data_type="timestamp", data_element="JYSJ", description="北京时间"),
+        F(name="station", label="上车站点"),
+        F(name="fare", label="扣费金额", data_type="decimal", data_element="JE", unit="元"),
+    ],
+    standardization=f"""version: 1
+fields:
+  card_no: [trim, fullwidth_to_halfwidth]
+  id_number: {ID_CLEANING}
+  line: [trim, fullwidth_to_halfwidth]
+  station: [trim]
+""",
+    quality_rules=f"""rules:
+  - {{kind: pattern, field: card_no, regex: "^2101[0-9]{{12}}$"}}
+{_id_rules("id_number", required=False, references_person=False)}
+  - {{kind: required, field: line}}
+  - {{kind: required, field: boarded_at}}
+  - {{kind: range, field: fare, min: 0, max: 10}}
+""",
+)
+
+PERSON_RESOURCE: Final = ResourceIn(
+    code=PERSON,
+    name="户籍人口基本信息",
+    summary="沈阳市户籍人口的基本登记信息：公民身份号码、姓名、性别、出生日期、民族、联系电话和户籍地址。"
+    "人口基础库的权威来源，其他部门的身份号码以此核验。",
+    department="public_security",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["人口"],
+    tags=["户籍", "人口", "身份核验"],
+    formats=["CSV"],
+    contact="市公安局人口管理支队 024-22868110",
+    fields=[
+        F(name="id_number", label="公民身份号码", data_element="GMSFHM"),
+        F(name="name", label="姓名", data_element="XM"),
+        F(name="sex", label="性别代码", data_element="XBDM"),
+        F(name="birth_date", label="出生日期", data_type="date", data_element="CSRQ"),
+        F(name="ethnicity", label="民族代码", data_element="MZDM"),
+        F(name="mobile", label="手机号码", data_element="SJHM"),
+        F(name="district_code", label="户籍地行政区划代码", data_element="XZQHDM"),
+        F(name="address", label="户籍地址", data_element="DZ"),
+        F(name="registered_at", label="户籍登记时间", data_type="timestamp", data_element="DJSJ"),
+    ],
+    standardization=f"""version: 1
+fields:
+  id_number: {ID_CLEANING}
+  name: [trim, fullwidth_to_halfwidth]
+  sex: [trim, {{codelist: {{list: GB/T 2261.1}}}}]
+  birth_date: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  ethnicity: [trim, {{codelist: {{list: GB 3304}}}}]
+  mobile: [{{phone: {{region: CN, area_code: "024"}}}}]
+  district_code: [trim, {{district: {{city: "210100"}}}}]
+  address: [trim, fullwidth_to_halfwidth]
+""",
+    quality_rules=f"""rules:
+{_id_rules("id_number", references_person=False)}
+  - {{kind: unique, key: [id_number]}}
+  - {{kind: required, field: name}}
+  - {{kind: codelist, field: sex, values: ["0", "1", "2", "9"]}}
+  - {{kind: date, field: birth_date, min: 1900-01-01}}
+  - {{kind: required, field: district_code}}
+  - {{kind: pattern, field: mobile, regex: "^1[3-9][0-9]{{9}}$", blocking: false}}
+""",
+)
+
+ENTERPRISE_RESOURCE: Final = ResourceIn(
+    code=ENTERPRISE,
+    name="企业营业执照登记信息",
+    summary="在沈阳市登记的企业法人营业执照信息：统一社会信用代码、企业名称、法定代表人、行业、注册资本、"
+    "成立日期、住所和登记状态。市场主体的权威来源。",
+    department="market_regulation",
+    share_type=ShareType.UNCONDITIONAL,
+    open_type=ShareType.UNCONDITIONAL,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["市场主体", "信用"],
+    tags=["工商", "营业执照", "企业", "市场监管"],
+    formats=["XLSX"],
+    contact="市市场监管局登记注册处 024-22721234",
+    fields=[
+        F(name="credit_code", label="统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="name", label="企业名称", data_element="JGMC"),
+        F(name="legal_representative_id", label="法定代表人公民身份号码", data_element="FDDBR"),
+        F(name="industry_code", label="国民经济行业代码", data_element="HYDM"),
+        F(name="registered_capital", label="注册资本", data_type="decimal", data_element="ZCZB", unit="万元"),
+        F(name="established_on", label="成立日期", data_type="date", data_element="CLRQ"),
+        F(name="district_code", label="住所行政区划代码", data_element="XZQHDM"),
+        F(name="address", label="住所", data_element="DZ"),
+        F(name="status", label="登记状态"),
+    ],
+    standardization=f"""version: 1
+fields:
+  credit_code: [trim, fullwidth_to_halfwidth, upper]
+  name: [trim, fullwidth_to_halfwidth]
+  legal_representative_id: {ID_CLEANING}
+  established_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  district_code: [trim, {{district: {{city: "210100"}}}}]
+""",
+    quality_rules=f"""rules:
+  - {{kind: required, field: credit_code}}
+  - {{kind: credit_code, field: credit_code}}
+  - {{kind: unique, key: [credit_code]}}
+  - {{kind: required, field: name}}
+{_id_rules("legal_representative_id")}
+  - {{kind: range, field: registered_capital, min: 0}}
+  - {{kind: date, field: established_on, min: 1949-10-01}}
+  - {{kind: codelist, field: status, values: [存续, 在业, 注销, 吊销, 迁出]}}
+""",
+)
+
+SOCIAL_INSURANCE_RESOURCE: Final = ResourceIn(
+    code=SOCIAL_INSURANCE,
+    name="社会保险缴费记录",
+    summary="参保职工按月缴纳养老、医疗、失业、工伤、生育保险的记录：参保人、参保单位、险种、费款所属期、"
+    "缴费基数和缴费金额。",
+    department="human_resources",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.CONDITIONAL,
+    update_frequency=UpdateFrequency.MONTHLY,
+    themes=["社会保障", "就业"],
+    tags=["社保", "缴费", "参保", "养老保险", "医疗保险"],
+    formats=["CSV"],
+    contact="市社会保险事业服务中心 024-12333",
+    fields=[
+        F(name="id_number", label="参保人公民身份号码", data_element="GMSFHM"),
+        F(name="employer_credit_code", label="参保单位统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="insurance_type", label="险种"),
+        F(name="month", label="费款所属期", data_type="date", description="所属月份的第一天"),
+        F(name="contribution_base", label="缴费基数", data_type="decimal", data_element="JFJS", unit="元"),
+        F(name="amount", label="缴费金额", data_type="decimal", data_element="JFJE", unit="元"),
+    ],
+    standardization=f"""version: 1
+fields:
+  id_number: {ID_CLEANING}
+  employer_credit_code: [trim, fullwidth_to_halfwidth, upper]
+  insurance_type: [trim]
+  month: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+""",
+    quality_rules=f"""rules:
+{_id_rules("id_number")}
+{_enterprise_rules("employer_credit_code")}
+  - {{kind: codelist, field: insurance_type, values: [养老保险, 医疗保险, 失业保险, 工伤保险, 生育保险]}}
+  - {{kind: unique, key: [id_number, insurance_type, month]}}
+  - {{kind: range, field: contribution_base, min: 0}}
+  - {{kind: range, field: amount, min: 0}}
+""",
+)
+
+HOUSING_FUND_RESOURCE: Final = ResourceIn(
+    code=HOUSING_FUND,
+    name="住房公积金缴存记录",
+    summary="职工住房公积金按月缴存记录：缴存职工、缴存单位、缴存月份、月缴存额和账户余额。",
+    department="housing_fund",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.MONTHLY,
+    themes=["住房保障", "社会保障"],
+    tags=["公积金", "缴存", "住房公积金"],
+    formats=["CSV"],
+    contact="沈阳住房公积金管理中心 024-12329",
+    fields=[
+        F(name="id_number", label="缴存职工公民身份号码", data_element="GMSFHM"),
+        F(name="employer_credit_code", label="缴存单位统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="month", label="缴存月份", data_type="date", description="所属月份的第一天"),
+        F(name="deposit", label="月缴存额", data_type="decimal", data_element="ZFGJJJCE", unit="元"),
+        F(name="balance", label="账户余额", data_type="decimal", data_element="JE", unit="元"),
+    ],
+    standardization=f"""version: 1
+fields:
+  id_number: {ID_CLEANING}
+  employer_credit_code: [trim, fullwidth_to_halfwidth, upper]
+  month: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+""",
+    quality_rules=f"""rules:
+{_id_rules("id_number")}
+{_enterprise_rules("employer_credit_code")}
+  - {{kind: unique, key: [id_number, month]}}
+  - {{kind: range, field: deposit, min: 0}}
+  - {{kind: range, field: balance, min: 0}}
+""",
+)
+
+CLINIC_VISIT_RESOURCE: Final = ResourceIn(
+    code=CLINIC_VISIT,
+    name="门诊就诊记录",
+    summary="全市公立医院门诊就诊记录：患者、就诊医院、科室、就诊日期、诊断（ICD-10）和费用。"
+    "含健康信息，属敏感个人信息，不予共享，仅可在授权运营场景中以统计结果使用。",
+    department="health",
+    share_type=ShareType.NONE,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["医疗卫生"],
+    tags=["就诊", "门诊", "医院", "诊断"],
+    formats=["Parquet"],
+    contact="市卫生健康委信息中心 024-22851000",
+    fields=[
+        F(name="id_number", label="患者公民身份号码", data_element="GMSFHM"),
+        F(name="hospital", label="就诊医院", data_element="JGMC"),
+        F(name="visit_date", label="就诊日期", data_type="date", data_element="JZRQ"),
+        F(name="department", label="就诊科室"),
+        F(name="diagnosis_code", label="诊断编码", data_element="JBZDDM"),
+        F(name="diagnosis_name", label="诊断名称"),
+        F(name="fee", label="费用", data_type="decimal", data_element="JE", unit="元"),
+    ],
+    standardization=f"""version: 1
+fields:
+  id_number: {ID_CLEANING}
+  diagnosis_code: [trim, upper]
+""",
+    quality_rules=f"""rules:
+{_id_rules("id_number")}
+  - {{kind: required, field: hospital}}
+  - {{kind: date, field: visit_date, min: 2025-01-01}}
+  - {{kind: pattern, field: diagnosis_code, regex: "^[A-Z][0-9]{{2}}(\\\\.[0-9]{{1,2}})?$"}}
+  - {{kind: range, field: fee, min: 0}}
+""",
+)
+
+SCHOOL_ENROLMENT_RESOURCE: Final = ResourceIn(
+    code=SCHOOL_ENROLMENT,
+    name="中小学学籍信息",
+    summary="全市中小学在校生学籍：学生、学校、年级、本学段入学日期和学校所在区县。",
+    department="education",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.QUARTERLY,
+    themes=["教育"],
+    tags=["学籍", "在校生", "学校", "学段"],
+    formats=["CSV"],
+    contact="市教育局信息中心 024-86895000",
+    fields=[
+        F(name="id_number", label="学生公民身份号码", data_element="GMSFHM"),
+        F(name="school", label="学校名称", data_element="XXMC"),
+        F(name="grade", label="学段年级", data_element="XD"),
+        F(name="enrolled_on", label="入学日期", data_type="date", data_element="RXRQ"),
+        F(name="district_code", label="学校所在行政区划代码", data_element="XZQHDM"),
+    ],
+    standardization=f"""version: 1
+fields:
+  id_number: {ID_CLEANING}
+  school: [trim]
+  enrolled_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  district_code: [trim, {{district: {{city: "210100"}}}}]
+""",
+    quality_rules=f"""rules:
+{_id_rules("id_number")}
+  - {{kind: unique, key: [id_number]}}
+  - {{kind: required, field: school}}
+  - {{kind: pattern, field: grade, regex: "^(小学[一二三四五六]|初中[一二三]|高中[一二三])年级$"}}
+  - {{kind: date, field: enrolled_on, min: 2010-09-01}}
+""",
+)
+
+# By generated table name. Dict order is the ingest order: persons and enterprises before what refers to them.
+RESOURCE_BY_TABLE: Final[dict[str, ResourceIn]] = {
+    "person": PERSON_RESOURCE,
+    "enterprise": ENTERPRISE_RESOURCE,
+    "social_insurance": SOCIAL_INSURANCE_RESOURCE,
+    "housing_fund": HOUSING_FUND_RESOURCE,
+    "clinic_visit": CLINIC_VISIT_RESOURCE,
+    "school_enrolment": SCHOOL_ENROLMENT_RESOURCE,
+    "bus_card_trip": BUS_CARD_TRIP_RESOURCE,
+}
+INGEST_ORDER: Final[tuple[str, ...]] = tuple(RESOURCE_BY_TABLE)
+DEMO_RESOURCES: Final[tuple[ResourceIn, ...]] = tuple(RESOURCE_BY_TABLE.values())
