@@ -77,6 +77,22 @@ def test_readme_documents_every_setting() -> None:
     assert readme.splitlines()[0].startswith("# ") and "make demo" in readme and "make test" in readme
 
 
+def test_opendata_reads_the_catalog_only_through_its_service() -> None:
+    """The public face shows what the catalog's rules allow: no query of the catalog's tables of its own."""
+    allowed = {"shengjing.catalog", "shengjing.catalog.service", "shengjing.catalog.schemas"}
+    allowed |= {"shengjing.catalog.permissions"}
+    for module, imports in _modules().items():
+        if _floor(module) == "opendata":
+            bypass = sorted(
+                t
+                for t in imports
+                if _floor(t) == "catalog"
+                and t not in allowed
+                and not t.startswith(("shengjing.catalog.schemas.", "shengjing.catalog.service."))
+            )
+            assert bypass == [], f"{module} imports {bypass}: read the catalog through catalog.service"
+
+
 def test_every_domain_in_the_list_exists() -> None:
     for domain in domains.DOMAINS:
         assert (PACKAGE / domain / "__init__.py").exists(), domain

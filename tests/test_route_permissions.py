@@ -19,6 +19,15 @@ PUBLIC_ROUTES = {
     ("GET", "/lang/{code}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    # The open-data catalog: its pages, its DCAT files and CKAN's read-only action API (open resources only).
+    ("GET", "/opendata"),
+    ("GET", "/opendata/{code}"),
+    ("GET", "/opendata/catalog.ttl"),
+    ("GET", "/opendata/catalog.jsonld"),
+    ("GET", "/api/action/{action}"),
+    ("POST", "/api/action/{action}"),
+    ("GET", "/api/3/action/{action}"),
+    ("POST", "/api/3/action/{action}"),
 }
 # Starlette routes outside FastAPI's dependency system: the API description and the static assets.
 PUBLIC_PLAIN = {"/api/v1/openapi.json", "/api/v1/docs", "/static"}

@@ -10,7 +10,9 @@ import pytest
 from rdflib import Graph
 from rdflib.namespace import DCTERMS, FOAF, RDF, SKOS
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from shengjing import cli
 from shengjing.audit.models import AuditEvent
 from shengjing.catalog import service as catalog
 from shengjing.catalog.schemas import ResourceIn, ResourceOut
@@ -220,3 +222,27 @@ def test_api_and_public_files(client, city: World) -> None:  # type: ignore[no-u
         graph = Graph().parse(data=answer.text, format=fmt)
         codes = {str(graph.value(d, DCTERMS.identifier)) for d in graph.subjects(RDF.type, DCAT.Dataset)}
         assert codes == {"SB-0001", "GA-0001"}, path
+
+
+def test_the_cli_exports_and_imports(city: World, settings: Settings, tmp_path: Path) -> None:
+    """In process (tests/test_cli.py runs the real command as a subprocess; this keeps the suite fast)."""
+    env = {"SHENGJING_DATABASE_URL": settings.database_url, "SHENGJING_VAR_DIR": str(settings.var_dir)}
+    runner = CliRunner()
+    out = tmp_path / "catalog.jsonld"
+    exported = runner.invoke(cli.app, ["dcat", "export", "--format", "jsonld", "--public", "--out", str(out)], env=env)
+    assert exported.exit_code == 0, exported.output
+    graph = Graph().parse(out, format="json-ld")
+    assert {str(graph.value(d, DCTERMS.identifier)) for d in graph.subjects(RDF.type, DCAT.Dataset)} == {
+        "SB-0001",
+        "GA-0001",
+    }
+    imported = runner.invoke(cli.app, ["dcat", "import", str(out)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert "0 created" in imported.output and "2 updated" in imported.output
+    with unit_of_work(city.sessions) as db:  # the public file has no rules, and the import kept them
+        assert "required" in catalog.get_resource(db, city.system, "SB-0001").quality_rules
+
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("@prefix broken", "utf-8")
+    refused = runner.invoke(cli.app, ["dcat", "import", str(bad)], env=env)
+    assert isinstance(refused.exception, DataFormatError) and "bad.ttl" in refused.exception.message_en

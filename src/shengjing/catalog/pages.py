@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -91,7 +91,7 @@ def catalog_search(
     q: Annotated[str, Query(max_length=200)] = "",
     department: Annotated[str, Query(max_length=64)] = "",
     theme: Annotated[str, Query(max_length=64)] = "",
-    share_type: Annotated[ShareType | None, Query()] = None,
+    share_type: Annotated[ShareType | Literal[""], Query()] = "",  # the search form sends "" for "any"
     page: Annotated[int, Query(ge=1, le=10**5)] = 1,
     actor: Principal = requires(perms.RESOURCE_VIEW),
 ) -> Response:
@@ -101,11 +101,11 @@ def catalog_search(
         q,
         department=department or None,
         theme=theme or None,
-        share_type=share_type,
+        share_type=share_type or None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    query = {"q": q, "department": department, "theme": theme, "share_type": share_type.value if share_type else ""}
+    query = {"q": q, "department": department, "theme": theme, "share_type": share_type}
     context = {
         **_labels(),
         "result": result,
@@ -235,7 +235,8 @@ def _edit_page(
             "form": form,
             "editing": editing,
             "departments": service.department_codes(db, actor),
-            "elements": service.list_data_elements(db, actor),
+            # Suggestions for the fields' data elements, for those who may read the library.
+            "elements": service.list_data_elements(db, actor) if actor.has(perms.RESOURCE_VIEW) else [],
             "error": error,
             "error_field": error_field,
         },

@@ -28,7 +28,6 @@ from shengjing.catalog.schemas import (
     VersionOut,
 )
 from shengjing.errors import Conflict, DataFormatError, InvalidInput, NotFound, PermissionDenied
-from shengjing.identity import service as identity
 from shengjing.identity.models import Organization
 from shengjing.identity.permissions import Permission
 from shengjing.identity.principal import OrgType, Principal
@@ -345,8 +344,12 @@ def search(
 
 
 def department_codes(db: Session, actor: Principal) -> list[str]:
-    """Departments the actor may file resources for."""
-    return [o.code for o in identity.list_organizations(db, actor, OrgType.DEPARTMENT)]
+    """Departments the actor may file resources for: its own, or every one for the data bureau. (Not through
+    identity's organization list: filing a resource must not need the permission to view organizations.)"""
+    stmt = select(Organization.code).where(Organization.org_type == OrgType.DEPARTMENT.value)
+    if not actor.sees_all_orgs:
+        stmt = stmt.where(Organization.id == actor.org_id)
+    return list(db.scalars(stmt.order_by(Organization.code)))
 
 
 # --- ingest support: what the ingest domain reads before and records after a run ------------------------
@@ -478,7 +481,8 @@ def list_data_elements(db: Session, actor: Principal, query: str = "") -> list[D
 
 
 def get_data_element(db: Session, actor: Principal, code: str) -> DataElementOut:
-    actor.require(perms.RESOURCE_VIEW)
+    if not actor.has(perms.ELEMENT_CHANGE):  # whoever may change an element may read it (its edit form)
+        actor.require(perms.RESOURCE_VIEW)
     return _element_out(db, _element(db, code))
 
 

@@ -24,6 +24,8 @@ import decimal
 import enum
 import io
 import json
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -56,6 +58,8 @@ DEFAULT_BATCH_ROWS = 65536
 DEFAULT_SAMPLE_BYTES = 1 << 20
 # Arrow parses one block at a time; 4 MiB keeps memory small while amortizing per-block overhead.
 DEFAULT_BLOCK_SIZE = 4 << 20
+# Batches read (parsed, decoded) ahead on a background thread while the caller works on the current one.
+READ_AHEAD_BATCHES = 2
 
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "euc_cn", "cp936", "ms936"}
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -235,6 +239,57 @@ def _encoding_error(path: Path, encoding: str, where: tuple[int, int] | None) ->
 # ---------------------------------------------------------------- sources
 
 
+_DONE = object()
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+    """Yield what ``batches`` yields, produced on a background thread at most ``depth`` items ahead.
+
+    Arrow parses and transcodes with the GIL released, so the next block is read on the second core while the
+    caller standardizes and checks this one. An exception in the reader is raised here, after the batches
+    read before it; a caller that stops early stops the reader too. Memory stays bounded by ``depth``.
+    """
+    handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: Any, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(batch):
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            hand_over(None, exc)
+        finally:
+            # The generator runs, and so is closed, on this thread: its files close here.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=produce, name="ingest-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 class Source:
     """One readable input. ``batches()`` starts a fresh pass each time it is called and updates the counters."""
 
@@ -263,7 +318,7 @@ class Source:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         self.bytes_read = self.rows_read = self.bad_rows = 0
-        for batch in self._batches():
+        for batch in _read_ahead(self._batches(), depth=READ_AHEAD_BATCHES):
             # Arrow blocks can hold more rows than asked; zero-copy slices keep batches within batch_rows.
             for start in range(0, batch.num_rows, self.batch_rows):
                 piece = batch.slice(start, self.batch_rows)

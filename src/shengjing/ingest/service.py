@@ -29,10 +29,10 @@ from shengjing.catalog import service as catalog
 from shengjing.catalog.models import ResourceVersion
 from shengjing.catalog.schemas import ResourceOut, VersionOut
 from shengjing.config import Settings
-from shengjing.errors import InvalidInput, NotFound, PermissionDenied, StorageFull
+from shengjing.errors import InvalidInput, NotFound, PermissionDenied, ShengjingError, StorageFull
 from shengjing.identity.principal import Principal
 from shengjing.ingest import quality, standardize
-from shengjing.ingest.pipeline import ARROW_TYPES, BatchProcessor, TargetField, check_header
+from shengjing.ingest.pipeline import ARROW_TYPES, BatchProcessor, TargetField, WriteBehind, check_header
 from shengjing.ingest.readers import Source, open_source
 from shengjing.ingest.schemas import (
     ColumnChange,
@@ -123,8 +123,10 @@ def _run(
     with data.write_snapshot(source=source.location, mode=mode) as staging:
         with held.write_snapshot(source=source.location) as held_staging:
             with (
-                pq.ParquetWriter(staging.path / "part-new.parquet", processor.schema) as writer,
-                pq.ParquetWriter(held_staging.path / "quarantine.parquet", processor.quarantine) as held_writer,
+                pq.ParquetWriter(staging.path / "part-new.parquet", processor.schema) as parquet,
+                pq.ParquetWriter(held_staging.path / "quarantine.parquet", processor.quarantine) as held_parquet,
+                WriteBehind(parquet) as writer,
+                WriteBehind(held_parquet) as held_writer,
             ):
                 for batch in source.batches():
                     outcome = processor.process(batch, rows_in + 1)
@@ -193,14 +195,22 @@ def ingest(
         source = open_source(location, format=format, encoding=encoding, table=table)
         run = _run(target, references, source, Lake(settings.lake_path), mode, progress)
     except Exception as exc:
-        failure = _disk_full(exc) or exc
-        with unit_of_work(sessions) as db:
-            _record_failure(db, actor, code, shown, failure)
+        failure = _recorded_failure(sessions, actor, code, shown, exc)
         if failure is exc:
             raise
         raise failure from exc
     with unit_of_work(sessions) as db:
         return _record(db, actor, code, shown, mode, source, target, run, time.perf_counter() - started)
+
+
+def _recorded_failure(
+    sessions: sessionmaker[Session], actor: Principal, code: str, shown: str, exc: Exception
+) -> Exception:
+    """Record a failed attempt in a transaction of its own; returns the error to raise (a full disk made clear)."""
+    failure = _disk_full(exc) or exc
+    with unit_of_work(sessions) as db:
+        _record_failure(db, actor, code, shown, failure)
+    return failure
 
 
 def _disk_full(exc: Exception) -> StorageFull | None:
@@ -330,11 +340,33 @@ def ingest_upload(
     format: str | None = None,
 ) -> IngestReport:
     """Ingest an uploaded file: the permission is checked before a byte is stored, the upload is spooled to
-    the var directory (its suffix kept, for format detection), ingested, and always removed."""
-    with unit_of_work(sessions) as db:
-        catalog.ingest_target(db, actor, code)  # refuse early: an unauthorized upload never reaches the disk
-        settings: Settings = db.info["settings"]
+    the var directory (its suffix kept, for format detection), ingested, and always removed. A refusal before
+    the ingest starts (unknown resource, another department's, too big, disk full) is audited here; the ingest
+    audits its own."""
     name = Path(filename or "upload").name
+    try:
+        with unit_of_work(sessions) as db:
+            catalog.ingest_target(db, actor, code)  # refuse early: an unauthorized upload never reaches the disk
+            settings: Settings = db.info["settings"]
+        spooled = _spool(stream, settings, name)
+    except Exception as exc:
+        failure = _recorded_failure(sessions, actor, code, name, exc)
+        if failure is exc:
+            raise
+        raise failure from exc
+    try:
+        return ingest(
+            sessions, actor, code, str(spooled), mode=mode, encoding=encoding, format=format, source_name=name
+        )
+    except ShengjingError as exc:
+        _name_the_upload(exc, spooled, name)
+        raise
+    finally:
+        spooled.unlink(missing_ok=True)
+
+
+def _spool(stream: BinaryIO | Iterable[bytes], settings: Settings, name: str) -> Path:
+    """The upload written to var/uploads under a random name with its suffix; nothing is left if this fails."""
     uploads = settings.var_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     spooled = uploads / f"{uuid.uuid4().hex}{Path(name).suffix.lower()[:10]}"
@@ -350,11 +382,17 @@ def ingest_upload(
                         file=name,
                     )
                 out.write(chunk)
-        return ingest(
-            sessions, actor, code, str(spooled), mode=mode, encoding=encoding, format=format, source_name=name
-        )
-    finally:
+    except BaseException:
         spooled.unlink(missing_ok=True)
+        raise
+    return spooled
+
+
+def _name_the_upload(exc: ShengjingError, spooled: Path, name: str) -> None:
+    """An error about the spooled file names the file as uploaded, never a temporary path on the server."""
+    for old in (str(spooled), spooled.name):
+        exc.message_zh, exc.message_en = exc.message_zh.replace(old, name), exc.message_en.replace(old, name)
+    exc.details = {k: name if v in (str(spooled), spooled.name) else v for k, v in exc.details.items()}
 
 
 def _chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:

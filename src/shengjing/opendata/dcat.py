@@ -90,17 +90,20 @@ KNOWN_FORMATS: dict[str, str] = {
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+PREFIXES: dict[str, Namespace] = {
+    "dcat": DCAT,
+    "dct": Namespace(str(DCTERMS)),
+    "foaf": Namespace(str(FOAF)),
+    "skos": Namespace(str(SKOS)),
+    "vcard": VCARD,
+    "csvw": CSVW,
+    "xsd": Namespace(str(XSD)),
+    "sj": SJ,
+}
+
+
 def _bind(graph: Graph) -> Graph:
-    for prefix, namespace in (
-        ("dcat", DCAT),
-        ("dct", DCTERMS),
-        ("foaf", FOAF),
-        ("skos", SKOS),
-        ("vcard", VCARD),
-        ("csvw", CSVW),
-        ("xsd", XSD),
-        ("sj", SJ),
-    ):
+    for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace, override=True)
     return graph
 
@@ -112,7 +115,7 @@ def dataset_iri(base_url: str, code: str) -> URIRef:
 def to_graph(resources: Iterable[ResourceOut], base_url: str, *, include_rules: bool = False) -> Graph:
     """A ``dcat:Catalog`` of the resources. Rules (YAML) are written only for a non-public export."""
     base = base_url.rstrip("/")
-    graph = _bind(Graph())
+    graph = _bind(Graph(bind_namespaces="core"))
     catalog = URIRef(f"{base}/opendata/catalog")
     themes = URIRef(f"{base}/opendata/themes")
     graph.add((catalog, RDF.type, DCAT.Catalog))
@@ -213,7 +216,7 @@ def dataset_count(graph: Graph) -> int:
 
 def serialize(graph: Graph, fmt: Format) -> str:
     if fmt == "jsonld":
-        context = {prefix: str(namespace) for prefix, namespace in graph.namespaces() if prefix}
+        context = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
         return graph.serialize(format="json-ld", context=context, auto_compact=True, ensure_ascii=False)
     return graph.serialize(format="turtle")
 
@@ -251,10 +254,11 @@ class ImportedDataset:
     publisher: str | None
     data: dict[str, Any]
 
-    def resource(self, department: str) -> ResourceIn:
-        """The resource to save for the given department; invalid values are an error naming the dataset."""
+    def resource(self, department: str, current_rules: dict[str, str] | None = None) -> ResourceIn:
+        """The resource to save for the given department, keeping ``current_rules`` the dataset does not state;
+        invalid values are an error naming the dataset."""
         try:
-            return ResourceIn.model_validate({**self.data, "department": department})
+            return ResourceIn.model_validate({**(current_rules or {}), **self.data, "department": department})
         except ValidationError as exc:
             fields = "、".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
             raise InvalidInput(
@@ -323,9 +327,11 @@ def _read_dataset(graph: Graph, dataset: Node) -> ImportedDataset:
         "formats": sorted(_format_name(graph, d) for d in graph.objects(dataset, DCAT.distribution)),
         "contact": _text(graph, contact, VCARD.fn) if contact is not None else None,
         "fields": _read_fields(graph, dataset),
-        "standardization": _text(graph, dataset, SJ.standardization) or "",
-        "quality_rules": _text(graph, dataset, SJ.qualityRules) or "",
     }
+    # Rules only when the file has them: a public export has none, and importing it must not erase them.
+    for key, predicate in (("standardization", SJ.standardization), ("quality_rules", SJ.qualityRules)):
+        if (text := _text(graph, dataset, predicate)) is not None:
+            data[key] = text
     return ImportedDataset(iri=str(dataset), publisher=publisher_code, data=data)
 
 

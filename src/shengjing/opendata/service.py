@@ -41,8 +41,8 @@ def import_catalog(db: Session, actor: Principal, graph: Graph, department: str 
     """Create or update a resource per ``dcat:Dataset``, all or nothing (one transaction).
 
     A dataset's publisher is the department whose code is its ``dct:identifier``; a dataset whose publisher is
-    not a department here goes to ``department`` if given, else the import stops naming the dataset. Every
-    dataset is checked before anything is saved.
+    not a department here goes to ``department`` if given, else the import stops naming the dataset. Rules the
+    file does not state (a public export has none) are kept. Every dataset is checked before anything is saved.
     """
     planned: list[tuple[str, ResourceIn]] = []
     seen: dict[str, str] = {}
@@ -56,7 +56,13 @@ def import_catalog(db: Session, actor: Principal, graph: Graph, department: str 
                 "name one with --department.",
                 dataset=dataset.iri,
             )
-        resource = dataset.resource(chosen)
+        current = (
+            catalog.get_resource(db, actor, code)
+            if (code := str(dataset.data["code"])) and catalog.resource_code_taken(db, code)
+            else None
+        )
+        rules = {"standardization": current.standardization, "quality_rules": current.quality_rules} if current else {}
+        resource = dataset.resource(chosen, rules)
         if resource.code in seen:
             raise InvalidInput(
                 f"DCAT 数据集 <{dataset.iri}> 与 <{seen[resource.code]}> 的资源代码“{resource.code}”重复。",
