@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shengjing import domains
 from shengjing.app import create_app
+from shengjing.catalog import service as catalog
+from shengjing.catalog.schemas import FieldIn, ResourceIn, ResourceOut, ShareType, UpdateFrequency
 from shengjing.config import Settings
 from shengjing.identity import service as identity
 from shengjing.identity.models import Role, RolePermission
@@ -185,6 +188,17 @@ class World:
         """The user as the services see them when signed in to the console."""
         with unit_of_work(self.sessions) as db:
             return identity.principal_for(identity._find_user(db, self.system, username), "session")
+
+    def resource(self, code: str, name: str, department: str, *, by: str | None = None, **given: Any) -> ResourceOut:
+        """A resource filed through catalog.service, by the system or by the user ``by``. Unless given: shared on
+        conditions, open as shared, monthly, with two text fields (姓名, 公民身份号码)."""
+        given.setdefault("share_type", ShareType.CONDITIONAL)
+        given.setdefault("open_type", given["share_type"])
+        given.setdefault("update_frequency", UpdateFrequency.MONTHLY)
+        given.setdefault("fields", [FieldIn(name="xm", label="姓名"), FieldIn(name="sfzh", label="公民身份号码")])
+        actor = self.principal(by) if by else self.system
+        with unit_of_work(self.sessions) as db:
+            return catalog.create_resource(db, actor, ResourceIn(code=code, name=name, department=department, **given))
 
     @property
     def settings(self) -> Settings:

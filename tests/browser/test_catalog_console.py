@@ -9,10 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, Response, expect
 
-from shengjing.catalog import service as catalog
-from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
+from shengjing.catalog.schemas import ShareType
 from shengjing.demo import shenyang
-from shengjing.store.db import unit_of_work
 from tests.browser.conftest import BrowserLog
 from tests.browser.test_console import Logins, log_in
 from tests.catalog.test_catalog_pages import BAD_ID, GOOD_IDS, gbk_csv
@@ -23,29 +21,11 @@ pytestmark = pytest.mark.browser
 POLICE, HRSS, HEALTH = (shenyang.DEPARTMENTS[i].code for i in (0, 2, 3))  # the demo's 公安局 admin is "gongan"
 
 
-def add(world: World, code: str, name: str, department: str, share: ShareType, themes: list[str]) -> None:
-    with unit_of_work(world.sessions) as db:
-        catalog.create_resource(
-            db,
-            world.system,
-            ResourceIn(
-                code=code,
-                name=name,
-                department=department,
-                share_type=share,
-                open_type=share,
-                update_frequency=UpdateFrequency.MONTHLY,
-                themes=themes,
-                fields=[FieldIn(name="xm", label="姓名"), FieldIn(name="sfzh", label="公民身份号码")],
-            ),
-        )
-
-
 @pytest.fixture
 def resources(world: World, demo_logins: Logins) -> World:
-    add(world, "RS-0001", "社会保险缴费记录", HRSS, ShareType.CONDITIONAL, ["社会保障"])
-    add(world, "RS-0002", "医疗保险缴费记录", HEALTH, ShareType.UNCONDITIONAL, ["医疗卫生"])
-    add(world, "RS-0003", "养老保险待遇发放", HRSS, ShareType.NONE, ["社会保障"])
+    world.resource("RS-0001", "社会保险缴费记录", HRSS, themes=["社会保障"])
+    world.resource("RS-0002", "医疗保险缴费记录", HEALTH, share_type=ShareType.UNCONDITIONAL, themes=["医疗卫生"])
+    world.resource("RS-0003", "养老保险待遇发放", HRSS, share_type=ShareType.NONE, themes=["社会保障"])
     return world
 
 

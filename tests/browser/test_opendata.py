@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from shengjing.catalog import service as catalog
-from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
+from shengjing.catalog.schemas import FieldIn, ShareType
 from shengjing.demo import shenyang
-from shengjing.store.db import unit_of_work
 from tests.browser.conftest import BrowserLog
 from tests.browser.test_console import Logins
 from tests.conftest import World
@@ -20,24 +18,17 @@ HRSS = shenyang.DEPARTMENTS[2]
 
 
 def _add(world: World, code: str, name: str, open_type: ShareType) -> None:
-    with unit_of_work(world.sessions) as db:
-        catalog.create_resource(
-            db,
-            world.system,
-            ResourceIn(
-                code=code,
-                name=name,
-                summary="按月汇总。",
-                department=HRSS.code,
-                share_type=ShareType.CONDITIONAL,
-                open_type=open_type,
-                update_frequency=UpdateFrequency.MONTHLY,
-                themes=["社会保障"],
-                formats=["CSV"],
-                fields=[FieldIn(name="jfje", label="缴费金额", data_type="decimal", unit="元")],
-                quality_rules="rules:\n  - {kind: required, field: jfje}\n",
-            ),
-        )
+    world.resource(
+        code,
+        name,
+        HRSS.code,
+        summary="按月汇总。",
+        open_type=open_type,
+        themes=["社会保障"],
+        formats=["CSV"],
+        fields=[FieldIn(name="jfje", label="缴费金额", data_type="decimal", unit="元")],
+        quality_rules="rules:\n  - {kind: required, field: jfje}\n",
+    )
 
 
 def test_an_anonymous_visitor_searches_and_opens_an_open_resource(

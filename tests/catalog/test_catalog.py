@@ -7,8 +7,6 @@ import pytest
 from shengjing.catalog import service as catalog
 from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
 from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from shengjing.identity import service as identity
-from shengjing.identity.principal import OrgType, Principal
 from shengjing.store.db import unit_of_work
 from tests.conftest import World
 
@@ -29,22 +27,11 @@ def _resource(code: str, name: str, department: str, share: ShareType = ShareTyp
     )
 
 
-def _actor(world: World, username: str) -> Principal:
-    with world.db() as db:
-        return identity.principal_for(identity._find_user(db, world.system, username), "session")
-
-
 @pytest.fixture
-def city(world: World) -> World:
-    world.org("BUREAU")
-    world.org("HRSS", OrgType.DEPARTMENT, "沈阳市人力资源和社会保障局")
-    world.org("POLICE", OrgType.DEPARTMENT, "沈阳市公安局")
-    world.org("OPERATOR", OrgType.OPERATOR, "沈阳数字产业发展有限公司")
-    world.user("hrss", "HRSS", "department_admin")
-    world.user("police", "POLICE", "department_admin")
-    world.user("analyst", "OPERATOR", "operator_analyst")
+def city(people: World) -> World:
+    world = people
+    hrss, police = world.principal("hrss"), world.principal("police")
     with unit_of_work(world.sessions) as db:
-        hrss = identity.principal_for(identity._find_user(db, world.system, "hrss"), "session")
         catalog.create_resource(
             db,
             hrss,
@@ -58,7 +45,6 @@ def city(world: World) -> World:
             ),
         )
         catalog.create_resource(db, hrss, _resource("SB-0002", "养老保险待遇发放", "HRSS", ShareType.NONE))
-        police = identity.principal_for(identity._find_user(db, world.system, "police"), "session")
         catalog.create_resource(db, police, _resource("GA-0001", "户籍人口基本信息", "POLICE", themes=["人口"]))
     return world
 
@@ -77,7 +63,7 @@ def test_chinese_search_understands_abbreviations_and_needs_every_term(city: Wor
 
 
 def test_visibility_follows_share_type_and_ownership(city: World) -> None:
-    analyst, police, hrss = _actor(city, "analyst"), _actor(city, "police"), _actor(city, "hrss")
+    analyst, police, hrss = city.principal("analyst"), city.principal("police"), city.principal("hrss")
     with city.db() as db:
         assert [r.code for r in catalog.search(db, analyst).resources] == ["GA-0001", "SB-0001"]
         with pytest.raises(NotFound):
@@ -89,7 +75,7 @@ def test_visibility_follows_share_type_and_ownership(city: World) -> None:
 
 
 def test_departments_manage_only_their_own(city: World) -> None:
-    police, analyst = _actor(city, "police"), _actor(city, "analyst")
+    police, analyst = city.principal("police"), city.principal("analyst")
     with pytest.raises(NotFound), unit_of_work(city.sessions) as db:
         catalog.create_resource(db, police, _resource("GA-0009", "冒名资源", "HRSS"))
     with pytest.raises(PermissionDenied), unit_of_work(city.sessions) as db:
@@ -99,7 +85,7 @@ def test_departments_manage_only_their_own(city: World) -> None:
 
 
 def test_codes_and_fields_are_checked(city: World) -> None:
-    hrss = _actor(city, "hrss")
+    hrss = city.principal("hrss")
     with pytest.raises(Conflict), unit_of_work(city.sessions) as db:
         catalog.create_resource(db, hrss, _resource("SB-0001", "重复", "HRSS"))
     duplicate = _resource("SB-0003", "重复字段", "HRSS")

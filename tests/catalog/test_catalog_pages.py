@@ -13,50 +13,20 @@ from openpyxl import load_workbook
 from stdnum.cn import ric
 
 from shengjing.catalog import service as catalog
-from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
-from shengjing.identity import service as identity
-from shengjing.identity.principal import OrgType
-from shengjing.store.db import unit_of_work
+from shengjing.catalog.schemas import ShareType
 from tests.conftest import World, login
 
 QUALITY = "rules:\n  - {kind: required, field: xm}\n  - {kind: id_number, field: sfzh}\n"
 
 
-def _resource(code: str, name: str, department: str, share: ShareType, themes: list[str]) -> ResourceIn:
-    return ResourceIn(
-        code=code,
-        name=name,
-        department=department,
-        share_type=share,
-        open_type=share,
-        update_frequency=UpdateFrequency.MONTHLY,
-        themes=themes,
-        fields=[FieldIn(name="xm", label="姓名"), FieldIn(name="sfzh", label="公民身份号码")],
-    )
-
-
 @pytest.fixture
-def city(world: World) -> World:
-    world.org("BUREAU")
-    world.org("HRSS", OrgType.DEPARTMENT, "沈阳市人力资源和社会保障局")
-    world.org("POLICE", OrgType.DEPARTMENT, "沈阳市公安局")
-    world.org("OPERATOR", OrgType.OPERATOR, "沈阳数字产业发展有限公司")
-    world.user("admin", "BUREAU", "platform_admin")
-    world.user("hrss", "HRSS", "department_admin")
-    world.user("police", "POLICE", "department_admin")
-    world.user("analyst", "OPERATOR", "operator_analyst")
-    with unit_of_work(world.sessions) as db:
-        hrss = identity.principal_for(identity._find_user(db, world.system, "hrss"), "session")
-        for resource in (
-            _resource("SB-0001", "社会保险缴费记录", "HRSS", ShareType.CONDITIONAL, ["社会保障"]),
-            _resource("SB-0002", "养老保险待遇发放", "HRSS", ShareType.NONE, ["社会保障"]),
-        ):
-            catalog.create_resource(db, hrss, resource)
-        police = identity.principal_for(identity._find_user(db, world.system, "police"), "session")
-        catalog.create_resource(
-            db, police, _resource("GA-0001", "户籍人口基本信息", "POLICE", ShareType.UNCONDITIONAL, ["人口"])
-        )
-    return world
+def city(people: World) -> World:
+    people.resource("SB-0001", "社会保险缴费记录", "HRSS", by="hrss", themes=["社会保障"])
+    people.resource("SB-0002", "养老保险待遇发放", "HRSS", by="hrss", share_type=ShareType.NONE, themes=["社会保障"])
+    people.resource(
+        "GA-0001", "户籍人口基本信息", "POLICE", by="police", share_type=ShareType.UNCONDITIONAL, themes=["人口"]
+    )
+    return people
 
 
 def codes_in(html: str) -> list[str]:

@@ -12,10 +12,8 @@ from sqlalchemy import select
 from shengjing.audit.models import AuditEvent
 from shengjing.catalog import service as catalog
 from shengjing.catalog.models import DataElement, Resource, ResourceField
-from shengjing.catalog.schemas import DataElementIn, FieldIn, FieldType, ResourceIn, ShareType, UpdateFrequency
+from shengjing.catalog.schemas import DataElementIn, FieldIn, FieldType, ShareType
 from shengjing.errors import Conflict, DataFormatError, InvalidInput, NotFound, PermissionDenied
-from shengjing.identity import service as identity
-from shengjing.identity.principal import OrgType, Principal
 from shengjing.store.db import unit_of_work
 from tests.conftest import World
 from tests.test_cli import run
@@ -25,18 +23,15 @@ ID = DataElementIn(
 )
 
 
-def _actor(world: World, username: str) -> Principal:
-    with world.db() as db:
-        return identity.principal_for(identity._find_user(db, world.system, username), "session")
-
-
 @pytest.fixture
-def city(world: World) -> World:
-    world.org("BUREAU")
-    world.org("HRSS", OrgType.DEPARTMENT, "沈阳市人力资源和社会保障局")
-    world.user("admin", "BUREAU", "platform_admin")
-    world.user("hrss", "HRSS", "department_admin")
-    return world
+def city(people: World) -> World:
+    return people
+
+
+def _referencing_resource(world: World) -> None:
+    """HRSS files a resource whose ID field points to the GMSFHM data element."""
+    fields = [FieldIn(name="sfzh", label="身份号码", data_element="GMSFHM")]
+    world.resource("SB-1", "社保", "HRSS", by="hrss", open_type=ShareType.NONE, fields=fields)
 
 
 def _events(world: World, action: str) -> list[AuditEvent]:
@@ -45,7 +40,7 @@ def _events(world: World, action: str) -> list[AuditEvent]:
 
 
 def test_the_bureau_adds_changes_and_lists_data_elements(city: World) -> None:
-    admin = _actor(city, "admin")
+    admin = city.principal("admin")
     with unit_of_work(city.sessions) as db:
         created = catalog.create_data_element(db, admin, ID)
         catalog.create_data_element(db, admin, DataElementIn(code="XM", name="姓名", data_type=FieldType.STRING))
@@ -64,7 +59,7 @@ def test_the_bureau_adds_changes_and_lists_data_elements(city: World) -> None:
 
 
 def test_a_department_may_reference_but_not_change_the_library(city: World) -> None:
-    admin, hrss = _actor(city, "admin"), _actor(city, "hrss")
+    admin, hrss = city.principal("admin"), city.principal("hrss")
     with unit_of_work(city.sessions) as db:
         catalog.create_data_element(db, admin, ID)
     with pytest.raises(PermissionDenied), unit_of_work(city.sessions) as db:
@@ -73,42 +68,18 @@ def test_a_department_may_reference_but_not_change_the_library(city: World) -> N
         catalog.update_data_element(db, hrss, "GMSFHM", ID.model_copy(update={"name": "改名"}))
     assert [e.outcome for e in _events(city, "catalog.element.add")] == ["success", "denied"]
     assert [e.outcome for e in _events(city, "catalog.element.change")] == ["denied"]
-    with unit_of_work(city.sessions) as db:  # viewing and referencing is open to departments
+    with city.db() as db:  # viewing and referencing is open to departments
         assert catalog.get_data_element(db, hrss, "GMSFHM").name == "公民身份号码"
-        catalog.create_resource(
-            db,
-            hrss,
-            ResourceIn(
-                code="SB-1",
-                name="社保",
-                department="HRSS",
-                share_type=ShareType.CONDITIONAL,
-                open_type=ShareType.NONE,
-                update_frequency=UpdateFrequency.MONTHLY,
-                fields=[FieldIn(name="sfzh", label="身份号码", data_element="GMSFHM")],
-            ),
-        )
+    _referencing_resource(city)
     with city.db() as db:
         assert catalog.get_data_element(db, hrss, "GMSFHM").used_by == 1
 
 
 def test_bad_changes_are_refused(city: World) -> None:
-    admin, hrss = _actor(city, "admin"), _actor(city, "hrss")
+    admin = city.principal("admin")
     with unit_of_work(city.sessions) as db:
         catalog.create_data_element(db, admin, ID)
-        catalog.create_resource(
-            db,
-            hrss,
-            ResourceIn(
-                code="SB-1",
-                name="社保",
-                department="HRSS",
-                share_type=ShareType.CONDITIONAL,
-                open_type=ShareType.NONE,
-                update_frequency=UpdateFrequency.MONTHLY,
-                fields=[FieldIn(name="sfzh", label="身份号码", data_element="GMSFHM")],
-            ),
-        )
+    _referencing_resource(city)
     with pytest.raises(Conflict), unit_of_work(city.sessions) as db:
         catalog.create_data_element(db, admin, ID)
     with pytest.raises(InvalidInput, match="code cannot change"), unit_of_work(city.sessions) as db:
@@ -131,7 +102,7 @@ def test_bad_changes_are_refused(city: World) -> None:
 
 
 def test_load_upserts_in_one_transaction(city: World, tmp_path: Path) -> None:
-    admin = _actor(city, "admin")
+    admin = city.principal("admin")
     library = catalog.standard_data_elements()
     assert len(library) >= 25 and {"GMSFHM", "TYSHXYDM", "XZQHDM", "XBDM"} <= {e.code for e in library}
     with unit_of_work(city.sessions) as db:

@@ -17,17 +17,22 @@ from shengjing.errors import DataFormatError
 resource_app = typer.Typer(help="Catalog resources 数据资源目录", no_args_is_help=True)
 COMMANDS = {"resource": resource_app}
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+RESOURCE_COLUMNS = ["code", "name", "department_name", "share_type", "open_type"]
+
+
+def _unreadable(path: Path, what_zh: str, what_en: str, exc: Exception) -> DataFormatError:
+    return DataFormatError(
+        f"无法读取{what_zh} {path}：{type(exc).__name__}。",
+        f"Cannot read the {what_en} {path}: {type(exc).__name__}.",
+        file=str(path),
+    )
 
 
 def _read_text(path: Path, what_zh: str, what_en: str) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataFormatError(
-            f"无法读取{what_zh} {path}：{type(exc).__name__}。",
-            f"Cannot read the {what_en} {path}: {type(exc).__name__}.",
-            file=str(path),
-        ) from None
+        raise _unreadable(path, what_zh, what_en, exc) from None
 
 
 def _read_yaml(path: Path, what_zh: str, what_en: str) -> object:
@@ -35,11 +40,7 @@ def _read_yaml(path: Path, what_zh: str, what_en: str) -> object:
     try:
         return yaml.safe_load(_read_text(path, what_zh, what_en))
     except yaml.YAMLError as exc:
-        raise DataFormatError(
-            f"无法读取{what_zh} {path}：{type(exc).__name__}。",
-            f"Cannot read the {what_en} {path}: {type(exc).__name__}.",
-            file=str(path),
-        ) from None
+        raise _unreadable(path, what_zh, what_en, exc) from None
 
 
 def _read(path: Path) -> ResourceIn:
@@ -54,7 +55,7 @@ def add(ctx: typer.Context, file: Path, as_json: bool = JSON) -> None:
         emit(
             service.create_resource(db, cli.actor, _read(file)),
             as_json=as_json,
-            columns=["code", "name", "department_name", "share_type", "open_type"],
+            columns=RESOURCE_COLUMNS,
         )
 
 
@@ -67,7 +68,7 @@ def update(ctx: typer.Context, file: Path, as_json: bool = JSON) -> None:
         emit(
             service.update_resource(db, cli.actor, data.code, data),
             as_json=as_json,
-            columns=["code", "name", "department_name", "share_type", "open_type"],
+            columns=RESOURCE_COLUMNS,
         )
 
 

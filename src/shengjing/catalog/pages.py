@@ -30,6 +30,7 @@ from shengjing.web import i18n
 from shengjing.web.deps import DB, page_router, requires
 from shengjing.web.forms import attempt
 from shengjing.web.i18n import N_
+from shengjing.web.labels import FIELD_TYPE_LABELS, FREQUENCY_LABELS
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import render
 
@@ -46,23 +47,6 @@ SHARE_TYPE_LABELS = {
     ShareType.UNCONDITIONAL: N_("无条件"),
     ShareType.CONDITIONAL: N_("有条件"),
     ShareType.NONE: N_("不予"),
-}
-FREQUENCY_LABELS = {
-    UpdateFrequency.REALTIME: N_("实时"),
-    UpdateFrequency.DAILY: N_("每日"),
-    UpdateFrequency.WEEKLY: N_("每周"),
-    UpdateFrequency.MONTHLY: N_("每月"),
-    UpdateFrequency.QUARTERLY: N_("每季度"),
-    UpdateFrequency.YEARLY: N_("每年"),
-    UpdateFrequency.IRREGULAR: N_("不定期"),
-}
-FIELD_TYPE_LABELS = {
-    FieldType.STRING: N_("字符串"),
-    FieldType.INTEGER: N_("整数"),
-    FieldType.DECIMAL: N_("小数"),
-    FieldType.DATE: N_("日期"),
-    FieldType.TIMESTAMP: N_("时间"),
-    FieldType.BOOLEAN: N_("布尔"),
 }
 ENCODINGS = ("utf-8", "gbk", "gb18030")
 FORMATS = ("csv", "tsv", "xlsx", "jsonl", "parquet")

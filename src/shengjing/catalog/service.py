@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import TypeAdapter
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from shengjing.audit.service import record, state_change
@@ -306,40 +308,47 @@ def search(
     summary, tags, themes or field labels. Facets count the matches by department, theme and share type."""
     if not public_only:
         actor.require(perms.RESOURCE_VIEW)
-    # Light rows for every match (facets count them all), full objects only for the page shown.
-    stmt = select(Resource.id, Resource.themes, Resource.share_type, Organization.code).join(
-        Organization, Organization.id == Resource.department_id
-    )
-    stmt = stmt.where(Resource.open_type != ShareType.NONE.value) if public_only else restrict_visible(stmt, actor)
-    for forms in _terms(query):
-        stmt = stmt.where(or_(*(Resource.search_text.contains(form, autoescape=True) for form in forms)))
-    if department:
-        stmt = stmt.where(Organization.code == department)
-    if share_type:
-        stmt = stmt.where(Resource.share_type == share_type.value)
-    matches = db.execute(stmt.order_by(Resource.code)).all()
-    if theme:  # themes are a JSON list: filtered here, the same way on SQLite and PostgreSQL
-        matches = [m for m in matches if theme in m[1]]
-    facets = {
-        "department": Counter(m[3] for m in matches),
-        "theme": Counter(t for m in matches for t in m[1]),
-        "share_type": Counter(m[2] for m in matches),
-    }
-    page_ids = [m[0] for m in matches[offset : offset + limit]]
-    page = (
-        db.execute(
-            select(Resource, Organization)
-            .join(Organization, Organization.id == Resource.department_id)
-            .where(Resource.id.in_(page_ids))
-            .order_by(Resource.code)
-        ).all()
-        if page_ids
-        else []
-    )
+    themes_text = cast(Resource.themes, Text)  # a JSON list; as text it can be grouped on SQLite and PostgreSQL
+
+    def matching(*columns: Any) -> Select[Any]:
+        stmt = select(*columns).join(Organization, Organization.id == Resource.department_id)
+        stmt = stmt.where(Resource.open_type != ShareType.NONE.value) if public_only else restrict_visible(stmt, actor)
+        for forms in _terms(query):
+            stmt = stmt.where(or_(*(Resource.search_text.contains(form, autoescape=True) for form in forms)))
+        if department:
+            stmt = stmt.where(Organization.code == department)
+        if share_type:
+            stmt = stmt.where(Resource.share_type == share_type.value)
+        return stmt
+
+    # One scan counts the matches per (department, share type, theme list): facets and total come from these
+    # few groups instead of a row per match, and full objects are built only for the page shown.
+    groups = db.execute(
+        matching(Organization.code, Resource.share_type, themes_text, func.count()).group_by(
+            Organization.code, Resource.share_type, themes_text
+        )
+    ).all()
+    theme_lists = {text: (json.loads(text) or []) if text else [] for text in {g[2] for g in groups}}
+    if theme:
+        groups = [g for g in groups if theme in theme_lists[g[2]]]
+    facets: dict[str, Counter[str]] = {"department": Counter(), "theme": Counter(), "share_type": Counter()}
+    for code, share, text, count in groups:
+        facets["department"][code] += count
+        facets["share_type"][share] += count
+        for name in theme_lists[text]:
+            facets["theme"][name] += count
+    total = sum(count for *_, count in groups)
+    page_stmt = matching(Resource, Organization)
+    if theme:
+        page_stmt = page_stmt.where(themes_text.in_({text for _, _, text, _ in groups}))
+    page = db.execute(page_stmt.order_by(Resource.code).offset(offset).limit(limit)).all() if total else []
     return SearchResult(
-        total=len(matches),
+        total=total,
         resources=[resource_out(r, org) for r, org in page],
-        facets={k: [Facet(value=v, count=n) for v, n in c.most_common()] for k, c in facets.items()},
+        facets={
+            k: [Facet(value=v, count=n) for v, n in sorted(c.items(), key=lambda vn: (-vn[1], vn[0]))]
+            for k, c in facets.items()
+        },
     )
 
 
@@ -385,9 +394,7 @@ class ReferencedKey:
     version: int
 
 
-def referenced_versions(
-    db: Session, actor: Principal, rules: list[tuple[str, str, str]]
-) -> dict[str, ReferencedKey]:
+def referenced_versions(db: Session, actor: Principal, rules: list[tuple[str, str, str]]) -> dict[str, ReferencedKey]:
     """For each (rule id, resource code, key field): the referenced resource's current version, which the
     actor must be able to see, and which must hold data and that field."""
     found = {}

@@ -110,7 +110,7 @@ def _layout_ok(values: pa.Array, data_type: str) -> np.ndarray:
     ok = np.asarray(pc.fill_null(pc.equal(pc.binary_length(values), width), False).to_numpy(zero_copy_only=False))
     b = quality._fixed_width_bytes(values, ok, width)
     low, high = _LAYOUT_BOUNDS[data_type]
-    ok &= ((b >= low) & (b <= high)).all(axis=1)  # one pass over the matrix, not one per character position
+    ok &= ((b - low) <= (high - low)).all(axis=1)  # one pass over the matrix (uint8 wraps below low)
     if "T" in layout:  # the bounds let through " ", "T" and everything between: keep only those two
         separator = b[:, layout.index("T")]
         ok &= (separator == ord(" ")) | (separator == ord("T"))

@@ -437,7 +437,7 @@ class _CsvSource(Source):
             self._bad(
                 line,
                 f"应有 {expected} 个字段，实际 {actual} 个。",
-                f"expected {expected} fields, found {actual}.",
+                f"expected {expected} field{'s' if expected != 1 else ''}, found {actual}.",
                 expected_fields=expected,
                 actual_fields=actual,
             )

@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from shengjing.catalog.schemas import FieldType, ShareType, UpdateFrequency
+from shengjing.catalog.schemas import ShareType
 from shengjing.identity import permissions as perms
 from shengjing.identity.principal import Principal
 from shengjing.opendata import dcat, service
 from shengjing.opendata.api import rdf_response
 from shengjing.web.deps import DB, page_router, public
 from shengjing.web.i18n import N_
+from shengjing.web.labels import FIELD_TYPE_LABELS, FREQUENCY_LABELS
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import render
 
@@ -28,23 +29,6 @@ PAGE_SIZE = 20
 Short = Annotated[str | None, Query(max_length=64)]
 
 OPEN_TYPE_LABELS = {ShareType.UNCONDITIONAL: N_("无条件开放"), ShareType.CONDITIONAL: N_("有条件开放")}
-FREQUENCY_LABELS = {
-    UpdateFrequency.REALTIME: N_("实时"),
-    UpdateFrequency.DAILY: N_("每日"),
-    UpdateFrequency.WEEKLY: N_("每周"),
-    UpdateFrequency.MONTHLY: N_("每月"),
-    UpdateFrequency.QUARTERLY: N_("每季度"),
-    UpdateFrequency.YEARLY: N_("每年"),
-    UpdateFrequency.IRREGULAR: N_("不定期"),
-}
-FIELD_TYPE_LABELS = {
-    FieldType.STRING: N_("字符串"),
-    FieldType.INTEGER: N_("整数"),
-    FieldType.DECIMAL: N_("小数"),
-    FieldType.DATE: N_("日期"),
-    FieldType.TIMESTAMP: N_("时间"),
-    FieldType.BOOLEAN: N_("布尔"),
-}
 LABELS = {"open_types": OPEN_TYPE_LABELS, "frequencies": FREQUENCY_LABELS, "field_types": FIELD_TYPE_LABELS}
 
 

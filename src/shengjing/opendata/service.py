@@ -20,7 +20,7 @@ from shengjing.catalog.schemas import ResourceIn, ResourceOut, SearchResult
 from shengjing.errors import InvalidInput, ShengjingError
 from shengjing.identity.principal import Principal
 from shengjing.opendata import ckan, dcat
-from shengjing.opendata.schemas import ImportReport, PublicField, PublicResource
+from shengjing.opendata.schemas import ImportReport, PublicResource
 
 # Who an anonymous visitor is to the catalog's public search: no permissions at all.
 PUBLIC_VIEWER = Principal(username="public", permissions=frozenset(), via="public")
@@ -107,26 +107,13 @@ def public_search(
 
 def _public(resource: ResourceOut) -> PublicResource:
     current = next((v for v in resource.versions if v.version == resource.current_version), None)
-    return PublicResource(
-        code=resource.code,
-        name=resource.name,
-        summary=resource.summary,
-        department=resource.department,
-        department_name=resource.department_name,
-        open_type=resource.open_type,
-        update_frequency=resource.update_frequency,
-        themes=resource.themes,
-        tags=resource.tags,
-        formats=resource.formats,
-        contact=resource.contact,
-        fields=[
-            PublicField(name=f.name, label=f.label, data_type=f.data_type, unit=f.unit, description=f.description)
-            for f in resource.fields
-        ],
-        current_version=resource.current_version,
-        version_date=current.created_at if current else None,
-        row_count=current.rows_accepted if current else None,
-        updated_at=resource.updated_at,
+    # PublicResource and PublicField name what may be published; the rest (rules, sources, history) is dropped.
+    return PublicResource.model_validate(
+        {
+            **resource.model_dump(include=set(PublicResource.model_fields)),
+            "version_date": current.created_at if current else None,
+            "row_count": current.rows_accepted if current else None,
+        }
     )
 
 

@@ -1,0 +1,118 @@
+"""The ingest's fast paths give the answers of the slow, obvious code they replace: date and time checks on bytes
+against a strict parse, blank detection against str.strip, the full-width byte scan against str.translate, and
+the read-ahead and write-behind threads pass on every batch and every error, in order."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shengjing.errors import DataFormatError
+from shengjing.ingest import quality
+from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind
+from shengjing.ingest.readers import open_source
+from shengjing.ingest.standardize import load_rules
+
+TIMES = [
+    "2024-02-29 10:00:00", "2023-02-29 10:00:00", "2024-04-31 00:00:00", "2024-01-01T23:59:59",
+    "2024-01-01 24:00:00", "2024-01-01 23:60:00", "2024-01-01 23:59:60", "2024-1-01 10:00:00",
+    "2024-01-01", "２０２４-01-01 10:00:00", "2024-01-01 10:00:00Z", "2024/01/01 10:00:00",
+    "2024-01-01:10:00:00", "2024-13-01 10:00:00", "0000-01-01 00:00:00", "x", "", "  ", None,
+]  # fmt: skip
+DATES = ["2024-02-29", "2023-02-29", "1900-02-29", "2000-02-29", "2024-00-10", "2024-1-1", " 2024-01-01", None]
+
+
+def _parses(value: str | None, fmt: str) -> bool:
+    """The reference: a blank is no type failure; otherwise the text must be exactly a real date and time."""
+    if value is None or not value.strip():
+        return True
+    if not value.isascii():
+        return False
+    try:
+        return datetime.strptime(value.replace("T", " ", 1), fmt).strftime(fmt) == value.replace("T", " ", 1)
+    except ValueError:
+        return False
+
+
+def test_dates_and_times_fail_exactly_where_a_strict_parse_fails() -> None:
+    fields = [TargetField("t", "timestamp"), TargetField("d", "date")]
+    dates = (DATES * 3)[: len(TIMES)]
+    batch = pa.RecordBatch.from_pydict(
+        {"t": TIMES, "d": dates}, schema=pa.schema([("t", pa.string()), ("d", pa.string())])
+    )
+    outcome = BatchProcessor(fields, None, None).process(batch, first_row=1)
+    assert outcome.accepted.num_rows + outcome.quarantined.num_rows == len(TIMES)
+    held = outcome.quarantined.to_pydict()
+    failed = {(row, rule) for row, rule in zip(held["_row"], held["_rule"], strict=True)}
+    for i, (t, d) in enumerate(zip(TIMES, dates, strict=True)):
+        t_ok, d_ok = _parses(t, "%Y-%m-%d %H:%M:%S"), _parses(d, "%Y-%m-%d")
+        expected = None if t_ok and d_ok else ("type:t" if not t_ok else "type:d")
+        assert (i + 1, expected) in failed if expected else all(r != i + 1 for r, _ in failed), (t, d)
+    accepted = outcome.accepted.to_pydict()
+    assert datetime(2024, 1, 1, 23, 59, 59) in accepted["t"]  # "T" between date and time casts like a space
+
+
+def test_blank_is_what_strip_calls_empty_on_slices_too() -> None:
+    values = ["", " ", "\u3000", " a", "\u00a0", None, "abc", "\t\n", "\u2003x", "\u2003", "a ", "沈阳", "\x1c"]
+    column = pa.array(values)
+    for start in range(len(values)):
+        part = column.slice(start)
+        expected = [v is not None and not v.strip() for v in values[start:]]
+        assert quality.blank(part).tolist() == expected
+        assert quality.present(part).tolist() == [v is not None and bool(v.strip()) for v in values[start:]]
+
+
+def test_fullwidth_forms_are_found_by_the_byte_scan_wherever_they_are() -> None:
+    rules = load_rules("fields: {x: [fullwidth_to_halfwidth]}")
+    values = ["沈阳", "ＡＢＣ１２３", "路\u3000口", "二〇二四", "abc", None, "（和平区）"]
+    column = pa.array(values)
+    for start in range(len(values)):
+        result = rules.apply(pa.RecordBatch.from_arrays([column.slice(start)], names=["x"]))
+        expected = [
+            None if v is None else v.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
+            for v in values[start:]
+        ]
+        assert result.batch.column("x").to_pylist() == expected
+
+
+def _csv(path: Path, rows: int, ragged_at: int | None = None) -> Path:
+    lines = ["a,b", *(f"{i},x" if i != ragged_at else f"{i},x,extra" for i in range(rows))]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_read_ahead_hands_over_every_batch_and_the_error_after_them(tmp_path: Path) -> None:
+    source = open_source(_csv(tmp_path / "ok.csv", 5000), batch_rows=100, block_size=4096)
+    assert sum(b.num_rows for b in source.batches()) == 5000 == source.rows_read
+    source = open_source(_csv(tmp_path / "ragged.csv", 5000, ragged_at=4000), batch_rows=100, block_size=4096)
+    seen = 0
+    with pytest.raises(DataFormatError) as raised:
+        for batch in source.batches():
+            seen += batch.num_rows
+    assert raised.value.details["line"] == 4002 and 3000 < seen <= 4000  # header is line 1, row 4000 is line 4002
+
+
+def test_a_reader_left_early_stops_its_thread(tmp_path: Path) -> None:
+    before = threading.active_count()
+    batches = open_source(_csv(tmp_path / "ok.csv", 5000), batch_rows=100, block_size=4096).batches()
+    next(batches)
+    batches.close()
+    assert threading.active_count() == before
+
+
+def test_write_behind_writes_in_order_and_raises_a_write_error(tmp_path: Path) -> None:
+    schema = pa.schema([("n", pa.int64())])
+    with pq.ParquetWriter(tmp_path / "ok.parquet", schema) as parquet, WriteBehind(parquet) as writer:
+        for start in range(0, 1000, 100):
+            writer.write_batch(pa.RecordBatch.from_pydict({"n": list(range(start, start + 100))}, schema=schema))
+    assert pq.read_table(tmp_path / "ok.parquet")["n"].to_pylist() == list(range(1000))
+    wrong = pa.RecordBatch.from_pydict({"m": ["x"]})
+    # The schema mismatch happens on the writer's thread; it surfaces here, on leaving the block.
+    with pytest.raises(ValueError, match="schema"):
+        with pq.ParquetWriter(tmp_path / "bad.parquet", schema) as parquet, WriteBehind(parquet) as writer:
+            writer.write_batch(wrong)
