@@ -113,6 +113,7 @@ def test_write_behind_writes_in_order_and_raises_a_write_error(tmp_path: Path) -
     assert pq.read_table(tmp_path / "ok.parquet")["n"].to_pylist() == list(range(1000))
     wrong = pa.RecordBatch.from_pydict({"m": ["x"]})
     # The schema mismatch happens on the writer's thread; it surfaces here, on leaving the block.
-    with pytest.raises(ValueError, match="schema"):
-        with pq.ParquetWriter(tmp_path / "bad.parquet", schema) as parquet, WriteBehind(parquet) as writer:
-            writer.write_batch(wrong)
+    parquet = pq.ParquetWriter(tmp_path / "bad.parquet", schema)
+    with pytest.raises(ValueError, match="schema"), WriteBehind(parquet) as writer:
+        writer.write_batch(wrong)
+    parquet.close()

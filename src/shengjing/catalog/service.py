@@ -292,6 +292,11 @@ def _terms(query: str) -> list[tuple[str, ...]]:
     return terms
 
 
+def _theme_list(text: str | None) -> list[str]:
+    """A resource's themes from the text of their JSON list (as grouped by search)."""
+    return (json.loads(text) or []) if text else []
+
+
 def search(
     db: Session,
     actor: Principal,
@@ -321,27 +326,44 @@ def search(
             stmt = stmt.where(Resource.share_type == share_type.value)
         return stmt
 
-    # One scan counts the matches per (department, share type, theme list): facets and total come from these
-    # few groups instead of a row per match, and full objects are built only for the page shown.
-    groups = db.execute(
-        matching(Organization.code, Resource.share_type, themes_text, func.count()).group_by(
-            Organization.code, Resource.share_type, themes_text
-        )
-    ).all()
-    theme_lists = {text: (json.loads(text) or []) if text else [] for text in {g[2] for g in groups}}
-    if theme:
-        groups = [g for g in groups if theme in theme_lists[g[2]]]
+    # Facets and total are counted in SQL, from groups rather than a row per match, and full objects are built
+    # only for the page shown. With search terms the substring match is the costly part: one scan groups the
+    # matches per (department, share type, theme list) with their codes, and the page is loaded by code.
+    # Without terms scans are cheap and the theme lists are counted apart (department × share type × theme
+    # list would make thousands of groups), and the code index pages through the visible resources.
     facets: dict[str, Counter[str]] = {"department": Counter(), "theme": Counter(), "share_type": Counter()}
-    for code, share, text, count in groups:
+    page_stmt = select(Resource, Organization).join(Organization, Organization.id == Resource.department_id)
+    if _terms(query):
+        key = (Organization.code, Resource.share_type, themes_text)
+        groups = db.execute(matching(*key, func.count(), func.aggregate_strings(Resource.code, ",")).group_by(*key))
+        rows = [(code, share, _theme_list(text), count, codes) for code, share, text, count, codes in groups]
+        rows = [row for row in rows if not theme or theme in row[2]]
+        page_codes = sorted(code for *_, codes in rows for code in codes.split(","))[offset : offset + limit]
+        page_stmt = page_stmt.where(Resource.code.in_(page_codes))  # codes are [A-Za-z0-9_-]: no commas
+    else:
+        lists = [
+            (text, _theme_list(text), n)
+            for text, n in db.execute(matching(themes_text, func.count()).group_by(themes_text))
+        ]
+        lists = [entry for entry in lists if not theme or theme in entry[1]]
+        wanted = matching(Organization.code, Resource.share_type, func.count()).group_by(
+            Organization.code, Resource.share_type
+        )
+        page_stmt = matching(Resource, Organization).order_by(Resource.code).offset(offset).limit(limit)
+        if theme:
+            wanted = wanted.where(themes_text.in_([text for text, _, _ in lists]))
+            page_stmt = page_stmt.where(themes_text.in_([text for text, _, _ in lists]))
+        rows = [(code, share, [], count, "") for code, share, count in db.execute(wanted)]
+        for _, names, count in lists:
+            for name in names:
+                facets["theme"][name] += count
+    for code, share, names, count, _ in rows:
         facets["department"][code] += count
         facets["share_type"][share] += count
-        for name in theme_lists[text]:
+        for name in names:
             facets["theme"][name] += count
-    total = sum(count for *_, count in groups)
-    page_stmt = matching(Resource, Organization)
-    if theme:
-        page_stmt = page_stmt.where(themes_text.in_({text for _, _, text, _ in groups}))
-    page = db.execute(page_stmt.order_by(Resource.code).offset(offset).limit(limit)).all() if total else []
+    total = sum(row[3] for row in rows)
+    page = sorted(db.execute(page_stmt).all(), key=lambda row: row[0].code) if total else []
     return SearchResult(
         total=total,
         resources=[resource_out(r, org) for r, org in page],

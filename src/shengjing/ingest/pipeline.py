@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import quality
-from shengjing.ingest.standardize import REASONS, RuleSet
+from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet
 
 # The lake's column types for the catalog's field types. Decimals keep 4 places (money in 元 has 2).
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -174,8 +174,8 @@ class BatchProcessor:
                 for code, (zh, en) in REASONS.items():
                     with_code = np.asarray(pc.fill_null(pc.equal(codes, code), False).to_numpy(zero_copy_only=False))
                     stops.add(failed & with_code, f"standardize:{name}", name, zh, en)
-        for f in self.fields:
-            failed = _type_failures(text.column(f.name), f.data_type)
+        type_failures = COLUMN_THREADS.map(lambda f: _type_failures(text.column(f.name), f.data_type), self.fields)
+        for f, failed in zip(self.fields, type_failures, strict=True):
             zh = f"不是合法的{_TYPE_NAMES_ZH.get(f.data_type, f.data_type)}"
             stops.add(failed, f"type:{f.name}", f.name, zh, f"does not parse as {f.data_type}")
         stopped = stops.reason >= 0
@@ -200,7 +200,8 @@ class BatchProcessor:
         else:
             quarantined = pa.Table.from_batches([early], schema=self.quarantine)
         accepted = pa.RecordBatch.from_arrays(
-            [_cast(survivors.column(f.name), f.data_type) for f in self.fields], schema=self.schema
+            list(COLUMN_THREADS.map(lambda f: _cast(survivors.column(f.name), f.data_type), self.fields)),
+            schema=self.schema,
         )
         merged = quarantined.combine_chunks()
         out = merged.to_batches()[0] if merged.num_rows else _empty(self.quarantine)

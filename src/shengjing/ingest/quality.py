@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shengjing.errors import InvalidInput
+from shengjing.ingest.standardize import COLUMN_THREADS
 
 BoolMask = npt.NDArray[np.bool_]
 
@@ -726,8 +727,9 @@ class QualityChecker:
         quarantine = np.zeros(n, dtype=np.bool_)
         counts: list[RuleCount] = []
         blocking: list[tuple[Rule, Failures]] = []
-        for rule in self.rules:
-            result = self._evaluate(rule, batch)
+        # Rules are independent within a batch (a unique rule keeps keys of its own), so two threads share them.
+        results = COLUMN_THREADS.map(lambda rule: self._evaluate(rule, batch), self.rules)
+        for rule, result in zip(self.rules, results, strict=True):
             counts.append(
                 RuleCount(rule.rule_id, rule.kind, rule.field_label, rule.blocking, result.checked, result.failed_count)
             )
