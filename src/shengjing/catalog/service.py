@@ -49,6 +49,10 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The resources published as open data (无条件/有条件开放): the public pages, DCAT feed and CKAN API see these.
+PUBLISHED = Resource.open_type != ShareType.NONE.value
+
+
 def restrict_visible(stmt: Select[tuple[Resource]], actor: Principal) -> Select[tuple[Resource]]:
     """The data bureau sees every resource; others see their own and every resource that may be shared."""
     if actor.sees_all_orgs:
@@ -165,30 +169,35 @@ def _fields(db: Session, fields: list[FieldIn]) -> list[ResourceField]:
     return result
 
 
+def resource_code_taken(db: Session, code: str) -> bool:
+    """Whether any resource, visible to the caller or not, holds this code (codes are unique catalog-wide)."""
+    return db.scalar(select(Resource.id).where(Resource.code == code)) is not None
+
+
+def _describe(resource: Resource, data: ResourceIn, department: Organization) -> None:
+    """Set what a resource's description holds besides its code and fields (both create and update do)."""
+    resource.name, resource.summary, resource.department_id = data.name, data.summary, department.id
+    resource.share_type, resource.open_type = data.share_type.value, data.open_type.value
+    resource.update_frequency = data.update_frequency.value
+    resource.themes, resource.tags, resource.formats, resource.contact = (
+        data.themes,
+        data.tags,
+        data.formats,
+        data.contact,
+    )
+    resource.standardization, resource.quality_rules = data.standardization, data.quality_rules
+    resource.search_text = _search_text(data)
+
+
 @state_change("catalog.resource.add", "resource")
 def create_resource(db: Session, actor: Principal, data: ResourceIn) -> ResourceOut:
     actor.require(perms.RESOURCE_ADD)
     _validate_rules(data)
     department = _department(db, actor, data.department)
-    if db.scalar(select(Resource.id).where(Resource.code == data.code)) is not None:
+    if resource_code_taken(db, data.code):
         raise Conflict(f"资源代码“{data.code}”已被使用。", f"Resource code '{data.code}' is taken.", field="code")
-    resource = Resource(
-        code=data.code,
-        name=data.name,
-        summary=data.summary,
-        department_id=department.id,
-        share_type=data.share_type.value,
-        open_type=data.open_type.value,
-        update_frequency=data.update_frequency.value,
-        themes=data.themes,
-        tags=data.tags,
-        formats=data.formats,
-        contact=data.contact,
-        search_text=_search_text(data),
-        fields=_fields(db, data.fields),
-        standardization=data.standardization,
-        quality_rules=data.quality_rules,
-    )
+    resource = Resource(code=data.code, fields=_fields(db, data.fields))
+    _describe(resource, data, department)
     db.add(resource)
     db.flush()
     record(
@@ -218,21 +227,12 @@ def update_resource(db: Session, actor: Principal, code: str, data: ResourceIn) 
             "The resource holds data already: its field names and types cannot change.",
             field="fields",
         )
-    resource.name, resource.summary, resource.department_id = data.name, data.summary, department.id
-    resource.share_type, resource.open_type = data.share_type.value, data.open_type.value
-    resource.update_frequency = data.update_frequency.value
-    resource.themes, resource.tags, resource.formats, resource.contact = (
-        data.themes,
-        data.tags,
-        data.formats,
-        data.contact,
-    )
     field_rows = _fields(db, data.fields)
     resource.fields.clear()
     db.flush()  # the old rows go first: the new ones may reuse their names, unique per resource
     resource.fields.extend(field_rows)
-    resource.standardization, resource.quality_rules = data.standardization, data.quality_rules
-    resource.search_text, resource.updated_at = _search_text(data), utcnow()
+    _describe(resource, data, department)
+    resource.updated_at = utcnow()
     db.flush()
     record(
         db,
@@ -317,7 +317,7 @@ def search(
 
     def matching(*columns: Any) -> Select[Any]:
         stmt = select(*columns).join(Organization, Organization.id == Resource.department_id)
-        stmt = stmt.where(Resource.open_type != ShareType.NONE.value) if public_only else restrict_visible(stmt, actor)
+        stmt = stmt.where(PUBLISHED) if public_only else restrict_visible(stmt, actor)
         for forms in _terms(query):
             stmt = stmt.where(or_(*(Resource.search_text.contains(form, autoescape=True) for form in forms)))
         if department:
@@ -469,6 +469,16 @@ def record_version(
         resource.search_text += " " + " ".join(name for name, _ in inferred_fields).lower()
     resource.versions.append(version)
     resource.current_version, resource.updated_at = version.version, utcnow()
+    db.flush()
+    return _out(db, resource)
+
+
+def set_current_version(db: Session, actor: Principal, code: str, version: int) -> ResourceOut:
+    """Make an earlier recorded version current again (the caller rolls the lake back and audits it)."""
+    resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
+    if version not in {v.version for v in resource.versions}:
+        raise NotFound.of("数据版本", "version", f"{code}@v{version}")
+    resource.current_version, resource.updated_at = version, utcnow()
     db.flush()
     return _out(db, resource)
 
@@ -629,11 +639,7 @@ def standard_data_elements() -> list[DataElementIn]:
 
 def _public_resources() -> Select[tuple[Resource, Organization]]:
     """Resources whose open type allows publishing (无条件/有条件开放), with their departments."""
-    return (
-        select(Resource, Organization)
-        .join(Organization, Organization.id == Resource.department_id)
-        .where(Resource.open_type != ShareType.NONE.value)
-    )
+    return select(Resource, Organization).join(Organization, Organization.id == Resource.department_id).where(PUBLISHED)
 
 
 def export_resources(db: Session, actor: Principal | None, *, public_only: bool) -> list[ResourceOut]:
@@ -652,9 +658,7 @@ def export_resources(db: Session, actor: Principal | None, *, public_only: bool)
 
 def public_codes(db: Session) -> list[str]:
     """The codes of the openly published resources, sorted."""
-    return list(
-        db.scalars(select(Resource.code).where(Resource.open_type != ShareType.NONE.value).order_by(Resource.code))
-    )
+    return list(db.scalars(select(Resource.code).where(PUBLISHED).order_by(Resource.code)))
 
 
 def public_resource(db: Session, code: str) -> ResourceOut:
@@ -663,21 +667,6 @@ def public_resource(db: Session, code: str) -> ResourceOut:
     if row is None:
         raise NotFound.of("数据资源", "resource", code)
     return resource_out(row[0], row[1])
-
-
-def resource_code_taken(db: Session, code: str) -> bool:
-    """Whether any resource, visible to the caller or not, holds this code (an import updates it, not adds)."""
-    return db.scalar(select(Resource.id).where(Resource.code == code)) is not None
-
-
-def set_current_version(db: Session, actor: Principal, code: str, version: int) -> ResourceOut:
-    """Make an earlier recorded version current again (the caller rolls the lake back and audits it)."""
-    resource = _managed(db, actor, code, perms.RESOURCE_INGEST)
-    if version not in {v.version for v in resource.versions}:
-        raise NotFound.of("数据版本", "version", f"{code}@v{version}")
-    resource.current_version, resource.updated_at = version, utcnow()
-    db.flush()
-    return _out(db, resource)
 
 
 def is_department(db: Session, code: str) -> bool:
@@ -691,7 +680,7 @@ def public_department_names(db: Session) -> dict[str, str]:
     rows = db.execute(
         select(Organization.code, Organization.name)
         .join(Resource, Resource.department_id == Organization.id)
-        .where(Resource.open_type != ShareType.NONE.value)
+        .where(PUBLISHED)
         .distinct()
     ).all()
     return dict(sorted((code, name) for code, name in rows))

@@ -9,6 +9,7 @@ snapshot is current, so a snapshot committed just before a crash, and never reco
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -75,12 +76,11 @@ def _infer_fields(source: Source) -> list[TargetField]:
     return fields
 
 
-def _reference_rules(target: catalog.IngestTarget) -> list[tuple[str, str, str]]:
-    """(rule id, referenced resource, its key field) of each ``reference`` quality rule of the target."""
-    if not target.quality_rules.strip():
+def _reference_rules(rules: quality.QualityRules | None) -> list[tuple[str, str, str]]:
+    """(rule id, referenced resource, its key field) of each ``reference`` quality rule."""
+    if rules is None:
         return []
-    rules = quality.load_rules(target.quality_rules).rules
-    return [(r.rule_id, r.resource, r.key) for r in rules if isinstance(r, quality.ReferenceRule)]
+    return [(r.rule_id, r.resource, r.key) for r in rules.rules if isinstance(r, quality.ReferenceRule)]
 
 
 def _reference_keys(lake: Lake, references: dict[str, catalog.ReferencedKey]) -> dict[str, pa.Array]:
@@ -97,6 +97,7 @@ def _reference_keys(lake: Lake, references: dict[str, catalog.ReferencedKey]) ->
 
 def _run(
     target: catalog.IngestTarget,
+    rules: quality.QualityRules | None,
     references: dict[str, catalog.ReferencedKey],
     source: Source,
     lake: Lake,
@@ -106,11 +107,7 @@ def _run(
     inferred = not target.fields
     fields = _infer_fields(source) if inferred else [TargetField(n, t) for n, t in target.fields]
     check_header(source.columns, fields, source.location)
-    checker = None
-    if target.quality_rules.strip():
-        checker = quality.QualityChecker(
-            quality.load_rules(target.quality_rules), references=_reference_keys(lake, references)
-        )
+    checker = None if rules is None else quality.QualityChecker(rules, references=_reference_keys(lake, references))
     processor = BatchProcessor(
         fields,
         standardize.load_rules(target.standardization) if target.standardization.strip() else None,
@@ -185,32 +182,33 @@ def ingest(
     """
     shown = source_name or _shown(location)
     started = time.perf_counter()
-    try:
+    with _failures_recorded(sessions, actor, code, shown):
         if mode not in MODES:
             raise InvalidInput(f"导入模式只能是 {MODES}。", f"The mode must be one of {MODES}.", field="mode")
         with unit_of_work(sessions) as db:
             target = catalog.ingest_target(db, actor, code)
-            references = catalog.referenced_versions(db, actor, _reference_rules(target))
+            rules = quality.load_rules(target.quality_rules) if target.quality_rules.strip() else None
+            references = catalog.referenced_versions(db, actor, _reference_rules(rules))
             settings: Settings = db.info["settings"]
         source = open_source(location, format=format, encoding=encoding, table=table)
-        run = _run(target, references, source, Lake(settings.lake_path), mode, progress)
-    except Exception as exc:
-        failure = _recorded_failure(sessions, actor, code, shown, exc)
-        if failure is exc:
-            raise
-        raise failure from exc
+        run = _run(target, rules, references, source, Lake(settings.lake_path), mode, progress)
     with unit_of_work(sessions) as db:
         return _record(db, actor, code, shown, mode, source, target, run, time.perf_counter() - started)
 
 
-def _recorded_failure(
-    sessions: sessionmaker[Session], actor: Principal, code: str, shown: str, exc: Exception
-) -> Exception:
-    """Record a failed attempt in a transaction of its own; returns the error to raise (a full disk made clear)."""
-    failure = _disk_full(exc) or exc
-    with unit_of_work(sessions) as db:
-        _record_failure(db, actor, code, shown, failure)
-    return failure
+@contextlib.contextmanager
+def _failures_recorded(sessions: sessionmaker[Session], actor: Principal, code: str, shown: str) -> Iterator[None]:
+    """A failure inside the block is recorded as a failed (or denied) ingest in a transaction of its own, then
+    raised again; a full disk is raised as the clear :class:`StorageFull`."""
+    try:
+        yield
+    except Exception as exc:
+        failure = _disk_full(exc) or exc
+        with unit_of_work(sessions) as db:
+            _record_failure(db, actor, code, shown, failure)
+        if failure is exc:
+            raise
+        raise failure from exc
 
 
 def _disk_full(exc: Exception) -> StorageFull | None:
@@ -318,9 +316,12 @@ def read_current(sessions: sessionmaker[Session], actor: Principal, code: str) -
         settings: Settings = db.info["settings"]
     if target.current_version is None:
         raise InvalidInput("该数据资源还没有数据。", "The resource holds no data yet.", resource=code)
-    dataset = Lake(settings.lake_path).dataset("resource", code)
-    snapshot = dataset.snapshot(target.current_version)
-    return pa.concat_tables([pq.read_table(f) for f in snapshot.files])
+    return _read_snapshot(Lake(settings.lake_path).dataset("resource", code).snapshot(target.current_version))
+
+
+def _read_snapshot(snapshot: Snapshot) -> pa.Table:
+    tables = [pq.read_table(f) for f in snapshot.files]
+    return pa.concat_tables(tables) if tables else pa.table({})
 
 
 # --- uploads: the console and the API hand over a stream, not a path -----------------------------------------
@@ -344,16 +345,11 @@ def ingest_upload(
     the ingest starts (unknown resource, another department's, too big, disk full) is audited here; the ingest
     audits its own."""
     name = Path(filename or "upload").name
-    try:
+    with _failures_recorded(sessions, actor, code, name):
         with unit_of_work(sessions) as db:
             catalog.ingest_target(db, actor, code)  # refuse early: an unauthorized upload never reaches the disk
             settings: Settings = db.info["settings"]
         spooled = _spool(stream, settings, name)
-    except Exception as exc:
-        failure = _recorded_failure(sessions, actor, code, name, exc)
-        if failure is exc:
-            raise
-        raise failure from exc
     try:
         return ingest(
             sessions, actor, code, str(spooled), mode=mode, encoding=encoding, format=format, source_name=name
@@ -421,6 +417,14 @@ def _snapshot_out(version: VersionOut, current: int | None) -> SnapshotOut:
     )
 
 
+def _version(resource: ResourceOut, wanted: int | None) -> VersionOut:
+    """A recorded version of the resource by number (NotFound for one never recorded)."""
+    found = next((v for v in resource.versions if v.version == wanted), None)
+    if found is None:
+        raise NotFound.of("数据版本", "version", f"{resource.code}@v{wanted}")
+    return found
+
+
 def list_snapshots(db: Session, actor: Principal, code: str) -> list[SnapshotOut]:
     """The resource's recorded versions, newest first."""
     resource = catalog.get_resource(db, actor, code)
@@ -436,10 +440,8 @@ def _schema(snapshot: Snapshot) -> dict[str, str]:
 def diff_snapshots(db: Session, actor: Principal, code: str, from_version: int, to_version: int) -> SnapshotDiff:
     """Rows and schema of two versions compared, from the snapshots' manifests and Parquet footers only."""
     resource = catalog.get_resource(db, actor, code)
-    known = {v.version for v in resource.versions}
     for version in (from_version, to_version):
-        if version not in known:
-            raise NotFound.of("数据版本", "version", f"{code}@v{version}")
+        _version(resource, version)
     settings: Settings = db.info["settings"]
     dataset = Lake(settings.lake_path).dataset("resource", code)
     old, new = dataset.snapshot(from_version), dataset.snapshot(to_version)
@@ -503,10 +505,7 @@ def quality_report(db: Session, actor: Principal, code: str, version: int | None
     resource = catalog.get_resource(db, actor, code)
     if not resource.versions:
         raise InvalidInput("该数据资源还没有数据。", "The resource holds no data yet.", resource=code)
-    wanted = resource.current_version if version is None else version
-    chosen = next((v for v in resource.versions if v.version == wanted), None)
-    if chosen is None:
-        raise NotFound.of("数据版本", "version", f"{code}@v{wanted}")
+    chosen = _version(resource, resource.current_version if version is None else version)
     rules = [
         RuleTally(
             rule_id=rule_id,
@@ -549,14 +548,11 @@ def read_quarantine(
     """The rows an ingest quarantined, with row number, rule and reason. They are the department's own data
     as it came: only those who may ingest into the resource may read them."""
     with unit_of_work(sessions) as db:
-        target = catalog.ingest_target(db, actor, code)
+        catalog.ingest_target(db, actor, code)  # only those who may ingest into the resource
         resource = catalog.get_resource(db, actor, code)
         settings: Settings = db.info["settings"]
-    wanted = target.current_version if version is None else version
-    chosen = next((v for v in resource.versions if v.version == wanted), None)
-    if chosen is None or chosen.quarantine_version is None:
-        raise NotFound.of("数据版本", "version", f"{code}@v{wanted}")
-    snapshot = Lake(settings.lake_path).dataset("quarantine", code).snapshot(chosen.quarantine_version)
-    tables = [pq.read_table(f) for f in snapshot.files]
-    table = pa.concat_tables(tables) if tables else pa.table({})
+    chosen = _version(resource, resource.current_version if version is None else version)
+    if chosen.quarantine_version is None:
+        raise NotFound.of("数据版本", "version", f"{code}@v{chosen.version}")
+    table = _read_snapshot(Lake(settings.lake_path).dataset("quarantine", code).snapshot(chosen.quarantine_version))
     return table if limit is None else table.slice(0, limit)
