@@ -96,3 +96,9 @@ def test_opendata_reads_the_catalog_only_through_its_service() -> None:
 def test_every_domain_in_the_list_exists() -> None:
     for domain in domains.DOMAINS:
         assert (PACKAGE / domain / "__init__.py").exists(), domain
+
+
+def test_the_cli_knows_each_domains_commands_without_importing_them() -> None:
+    """``domains.CLI_COMMANDS`` lets the CLI import only the domain a command needs: it must match ``COMMANDS``."""
+    with_cli = {m.__name__.split(".")[1]: tuple(m.COMMANDS) for m in domains.door_modules("cli")}
+    assert with_cli == domains.CLI_COMMANDS

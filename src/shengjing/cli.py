@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
+import click
 import typer
-import uvicorn
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from shengjing import __version__, domains
 from shengjing.clikit import CliContext, console, context, err_console
@@ -15,10 +17,42 @@ from shengjing.config import Settings
 from shengjing.errors import InvalidInput, ShengjingError
 from shengjing.identity import service as identity
 from shengjing.logs import configure as configure_logging
-from shengjing.store import migrate
 from shengjing.store.lake import Lake
 
+# Migrations (alembic) and the web server (uvicorn) are imported by the commands that use them, and each
+# domain's commands only when they are called (see _DomainCommands): start-up time is paid by every command.
+
+
+class _DomainCommands(TyperGroup):
+    """The root command group: a domain's sub-commands are imported the first time one of them is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        loaded = super().list_commands(ctx)
+        lazy = [name for names in domains.CLI_COMMANDS.values() for name in names if name not in loaded]
+        return [*loaded, *lazy]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for domain, names in domains.CLI_COMMANDS.items():
+                if cmd_name in names:
+                    self._load(domain)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, domain: str) -> None:
+        module = importlib.import_module(f"shengjing.{domain}.cli")
+        for name, command in module.COMMANDS.items():
+            holder = typer.Typer()
+            if isinstance(command, typer.Typer):
+                holder.add_typer(command, name=name)
+            else:
+                holder.command(name)(command)
+            holder.callback()(lambda: None)  # a callback makes typer build a group, even for one command
+            built = typer.main.get_group(holder).commands[name]
+            self.add_command(built, name)
+
+
 app = typer.Typer(
+    cls=_DomainCommands,
     help="盛京 Shengjing — 公共数据授权运营平台 / public-data authorized-operation platform",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -30,6 +64,8 @@ app.add_typer(db_app, name="db")
 @app.callback()
 def _root(ctx: typer.Context) -> None:
     if ctx.obj is None:
+        # Built-in roles hold permissions of every domain, whichever domain's command runs.
+        domains.door_modules("permissions")
         settings = Settings()
         configure_logging(settings.log_level, json=settings.log_json)
         ctx.obj = CliContext(settings)
@@ -44,6 +80,8 @@ def version() -> None:
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the store (var dir, lake), upgrade the database to the latest migration, write built-in roles."""
+    from shengjing.store import migrate
+
     cli = context(ctx)
     cli.settings.var_dir.mkdir(parents=True, exist_ok=True)
     Lake(cli.settings.lake_path).init()
@@ -59,12 +97,16 @@ def init(ctx: typer.Context) -> None:
 @db_app.command("revision")
 def db_revision(ctx: typer.Context, message: str = typer.Option(..., "-m", "--message")) -> None:
     """Autogenerate a migration from the models (for developers)."""
+    from shengjing.store import migrate
+
     migrate.revision(context(ctx).engine, domains.metadata(), message)
 
 
 @db_app.command("check")
 def db_check(ctx: typer.Context) -> None:
     """Fail if the models and the migrated database disagree."""
+    from shengjing.store import migrate
+
     cli = context(ctx)
     differences = migrate.pending_differences(cli.engine, domains.metadata())
     if differences:
@@ -89,6 +131,8 @@ def serve(
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
 ) -> None:
     """Run the web server (console and API)."""
+    import uvicorn
+
     cli = context(ctx)
     # Workers re-read the settings from the environment, so options are passed on through it.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
@@ -107,18 +151,6 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
-
-
-def _register_domain_commands() -> None:
-    for module in domains.door_modules("cli"):
-        for name, sub_app in module.COMMANDS.items():
-            if isinstance(sub_app, typer.Typer):
-                app.add_typer(sub_app, name=name)
-            else:
-                app.command(name)(sub_app)
-
-
-_register_domain_commands()
 
 
 def main() -> None:

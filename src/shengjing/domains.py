@@ -10,6 +10,18 @@ from sqlalchemy import MetaData
 
 DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "demo")
 
+# The top-level commands each domain's ``cli`` module adds (its ``COMMANDS``). Knowing them without importing
+# lets ``shengjing ingest`` load only the ingest domain's code: importing every domain costs a second of
+# start-up. tests/test_architecture.py checks that this agrees with each module's ``COMMANDS``.
+CLI_COMMANDS: dict[str, tuple[str, ...]] = {
+    "identity": ("org", "user", "token", "role"),
+    "audit": ("audit",),
+    "catalog": ("resource", "element"),
+    "opendata": ("dcat",),
+    "ingest": ("ingest", "snapshot", "quality"),
+    "demo": ("demo",),
+}
+
 
 def door_modules(door: str) -> list[ModuleType]:
     """Each domain's ``api``, ``pages`` or ``cli`` module, for the domains that have one."""
