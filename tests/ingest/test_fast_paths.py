@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from shengjing.errors import DataFormatError
-from shengjing.ingest import quality
+from shengjing.ingest import quality, standardize
 from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind
 from shengjing.ingest.readers import open_source
 from shengjing.ingest.standardize import load_rules
@@ -57,6 +58,15 @@ def test_dates_and_times_fail_exactly_where_a_strict_parse_fails() -> None:
     assert datetime(2024, 1, 1, 23, 59, 59) in accepted["t"]  # "T" between date and time casts like a space
 
 
+@pytest.mark.parametrize(("value", "data_type"), [*((t, "timestamp") for t in TIMES), *((d, "date") for d in DATES)])
+def test_a_batch_where_every_value_casts_takes_the_same_decision(value: str | None, data_type: str) -> None:
+    """Alone in its batch a value goes through the fast path (one Arrow cast) unless the cast refuses it."""
+    batch = pa.RecordBatch.from_pydict({"v": [value]}, schema=pa.schema([("v", pa.string())]))
+    outcome = BatchProcessor([TargetField("v", data_type)], None, None).process(batch, first_row=1)
+    fmt = "%Y-%m-%d %H:%M:%S" if data_type == "timestamp" else "%Y-%m-%d"
+    assert outcome.accepted.num_rows == int(_parses(value, fmt)), value
+
+
 def test_blank_is_what_strip_calls_empty_on_slices_too() -> None:
     values = ["", " ", "\u3000", " a", "\u00a0", None, "abc", "\t\n", "\u2003x", "\u2003", "a ", "沈阳", "\x1c"]
     column = pa.array(values)
@@ -78,6 +88,29 @@ def test_fullwidth_forms_are_found_by_the_byte_scan_wherever_they_are() -> None:
             for v in values[start:]
         ]
         assert result.batch.column("x").to_pylist() == expected
+
+
+def test_the_trim_tables_know_every_character_arrow_trims() -> None:
+    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    spaces = pc.utf8_is_space(pa.array([chr(c) for c in code_points])).to_pylist()
+    assert {chr(c) for c, space in zip(code_points, spaces, strict=True) if space} == set(standardize._WHITESPACE)
+
+
+def test_trim_and_upper_on_the_rows_that_need_it_equal_the_whole_column_kernels() -> None:
+    """Whitespace at either end, CJK characters whose UTF-8 ends like a space's (倀 is E5 80 80, U+3000 is
+    E3 80 80), lower-case letters anywhere: each slice gives what Arrow's kernel gives on the whole column."""
+    values = [
+        " a", "a ", "a", "\u3000沈阳\u3000", "倀", "倀 ", "\u00a0x", "x\u2029", "\x1cb", "", None, "11010519491231002x",
+        "ABC", "乙\u205f", "\t", "和平区", "沈阳市\u1680",
+    ]  # fmt: skip
+    column = pa.array(values)
+    trim, upper = load_rules("fields: {x: [trim]}"), load_rules("fields: {x: [upper]}")
+    for start in range(len(values)):
+        part = pa.RecordBatch.from_arrays([column.slice(start)], names=["x"])
+        assert trim.apply(part).batch.column("x").to_pylist() == pc.utf8_trim_whitespace(part.column("x")).to_pylist()
+        assert upper.apply(part).batch.column("x").to_pylist() == pc.ascii_upper(part.column("x")).to_pylist()
+        changed = sum(v != v.strip(standardize._WHITESPACE) for v in values[start:] if v is not None)
+        assert trim.apply(part).changed["x"] == changed
 
 
 def _csv(path: Path, rows: int, ragged_at: int | None = None) -> Path:

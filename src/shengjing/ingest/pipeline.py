@@ -90,61 +90,83 @@ def _as_text(batch: pa.RecordBatch, fields: Sequence[TargetField]) -> pa.RecordB
 _LAYOUTS = {"date": "dddd-dd-dd", "timestamp": "dddd-dd-ddTdd:dd:dd"}
 
 
-def _bounds(layout: str) -> tuple[np.ndarray, np.ndarray]:
-    low = [ord("0") if c == "d" else ord(" ") if c == "T" else ord(c) for c in layout]
-    high = [ord("9") if c == "d" else ord(c) for c in layout]
-    return np.array(low, dtype=np.uint8), np.array(high, dtype=np.uint8)
+def _shaped(values: pa.Array, data_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where the value is written in the layout (years 0001–9999), and the (n, width) byte matrix of the values.
 
-
-_LAYOUT_BOUNDS = {name: _bounds(layout) for name, layout in _LAYOUTS.items()}
-
-
-def _layout_ok(values: pa.Array, data_type: str) -> np.ndarray:
-    """Where the value is written in the layout and names a real day and time (2024-02-30, 24:00 fail).
-
-    Equivalent to the anchored pattern plus a strict parse, but vectorized over an (n, width) byte matrix:
-    a strptime/strftime round trip costs over a second per million values.
+    Checked one byte position at a time: a column pass per position is cheaper than reducing the matrix by row.
     """
     layout = _LAYOUTS[data_type]
     width = len(layout)
     ok = np.asarray(pc.fill_null(pc.equal(pc.binary_length(values), width), False).to_numpy(zero_copy_only=False))
     b = quality._fixed_width_bytes(values, ok, width)
-    low, high = _LAYOUT_BOUNDS[data_type]
-    ok &= ((b - low) <= (high - low)).all(axis=1)  # one pass over the matrix (uint8 wraps below low)
-    if "T" in layout:  # the bounds let through " ", "T" and everything between: keep only those two
-        separator = b[:, layout.index("T")]
-        ok &= (separator == ord(" ")) | (separator == ord("T"))
+    for position, expected in enumerate(layout):
+        column = b[:, position]
+        if expected == "d":
+            ok &= (column - np.uint8(ord("0"))) <= 9  # uint8 wraps below "0"
+        elif expected == "T":
+            ok &= (column == ord(" ")) | (column == ord("T"))
+        else:
+            ok &= column == ord(expected)
+    zero = ord("0")
+    ok &= ~((b[:, 0] == zero) & (b[:, 1] == zero) & (b[:, 2] == zero) & (b[:, 3] == zero))
+    return ok, b
+
+
+def _real(b: np.ndarray, data_type: str) -> np.ndarray:
+    """Where a shaped value names a real day and time (2024-02-30 and 24:00:00 do not)."""
     number = quality._digits
-    ok &= quality._real_dates(number(b[:, 0:4]), number(b[:, 5:7]), number(b[:, 8:10]))
+    ok = quality._real_dates(number(b[:, 0:4]), number(b[:, 5:7]), number(b[:, 8:10]))
     if data_type == "timestamp":
         ok &= (number(b[:, 11:13]) <= 23) & (number(b[:, 14:16]) <= 59) & (number(b[:, 17:19]) <= 59)
     return ok
 
 
-def _type_failures(values: pa.Array, data_type: str) -> np.ndarray:
-    if data_type == "string":
-        return np.zeros(len(values), dtype=bool)
-    if data_type in _LAYOUTS:
-        ok = _layout_ok(values, data_type)
-    else:
-        ok = np.asarray(
-            pc.fill_null(pc.match_substring_regex(values, _TYPE_PATTERNS[data_type]), False).to_numpy(
-                zero_copy_only=False
-            )
-        )
-    # Nulls and blanks are not type failures: completeness is a quality rule's business.
-    return ~(ok | ~quality.present(values))
+def _parse_temporal(values: pa.Array, present: np.ndarray, data_type: str) -> tuple[np.ndarray, pa.Array]:
+    """Type failures and the typed column of a date or timestamp column.
 
-
-def _cast(values: pa.Array, data_type: str) -> pa.Array:
+    Arrow's ISO 8601 cast checks the calendar and the clock, so on the usual batch, where every value is real,
+    the shape check and one cast are all the work. Arrow accepts more layouts than the catalog's, hence the
+    shape check first; when the cast refuses some value, the exact check (``_real``) finds which ones.
+    """
     target = ARROW_TYPES[data_type]
-    blank = quality.blank(values)
-    if blank.any():  # blanks become nulls; most columns have none, and then no copy is made
-        values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
+    shaped, b = _shaped(values, data_type)
+    good = shaped & present
+    try:
+        typed = pc.cast(_nulls_except(values, good), target)
+    except pa.ArrowInvalid:
+        good &= _real(b, data_type)
+        typed = pc.cast(_nulls_except(values, good), target)
+    return present & ~good, typed
+
+
+def _nulls_except(values: pa.Array, keep: np.ndarray) -> pa.Array:
+    """``values`` with null wherever ``keep`` is False (no copy when it keeps everything)."""
+    if keep.all():
+        return values
+    return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
+
+
+def parse(values: pa.Array, data_type: str) -> tuple[np.ndarray, pa.Array]:
+    """Type failures of a text column and its typed column (null where blank or failed).
+
+    Blanks and nulls are not type failures: completeness is a quality rule's business.
+    """
+    present = quality.present(values)
+    if data_type == "string":
+        return np.zeros(len(values), dtype=bool), _nulls_except(values, present)
+    if data_type in _LAYOUTS:
+        return _parse_temporal(values, present, data_type)
+    pattern = _TYPE_PATTERNS[data_type]
+    good = present & np.asarray(
+        pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
+    )
+    candidates = _nulls_except(values, good)
     if data_type == "boolean":
-        truth = pc.is_in(pc.utf8_lower(values), value_set=pa.array(_BOOLEAN_TRUE))
-        return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), truth)
-    return pc.cast(values, target)  # Arrow's ISO 8601 cast takes "T" or a space between date and time
+        truth = pc.is_in(pc.utf8_lower(candidates), value_set=pa.array(_BOOLEAN_TRUE))
+        typed = pc.if_else(pc.is_null(candidates), pa.scalar(None, pa.bool_()), truth)
+    else:
+        typed = pc.cast(candidates, ARROW_TYPES[data_type])
+    return present & ~good, typed
 
 
 class BatchProcessor:
@@ -174,18 +196,21 @@ class BatchProcessor:
                 for code, (zh, en) in REASONS.items():
                     with_code = np.asarray(pc.fill_null(pc.equal(codes, code), False).to_numpy(zero_copy_only=False))
                     stops.add(failed & with_code, f"standardize:{name}", name, zh, en)
-        type_failures = COLUMN_THREADS.map(lambda f: _type_failures(text.column(f.name), f.data_type), self.fields)
-        for f, failed in zip(self.fields, type_failures, strict=True):
+        parsed = list(COLUMN_THREADS.map(lambda f: parse(text.column(f.name), f.data_type), self.fields))
+        for f, (failed, _) in zip(self.fields, parsed, strict=True):
             zh = f"不是合法的{_TYPE_NAMES_ZH.get(f.data_type, f.data_type)}"
             stops.add(failed, f"type:{f.name}", f.name, zh, f"does not parse as {f.data_type}")
-        stopped = stops.reason >= 0
-        kept = np.flatnonzero(~stopped)
+        typed = pa.RecordBatch.from_arrays([column for _, column in parsed], schema=self.schema)
+        kept = np.flatnonzero(stops.reason < 0)
         early = stops.quarantine(raw, first_row, self.quarantine)
         # Most batches stop nothing: then the survivors are the batch itself, not a copy of it.
-        survivors = text.take(pa.array(kept, pa.int64())) if len(kept) < len(raw) else text
+        everyone = len(kept) == len(raw)
+        survivors = text if everyone else text.take(pa.array(kept, pa.int64()))
+        typed_survivors = typed if everyone else typed.take(pa.array(kept, pa.int64()))
         quality_result = None
+        accepted_rows = kept
         if self.checker is not None and len(survivors):
-            quality_result = self.checker.check(survivors, first_row)
+            quality_result = self.checker.check(survivors, first_row, typed=typed_survivors)
             late = quality_result.quarantined
             # The checker numbered rows by position among the survivors: map them back to source rows.
             positions = np.asarray(late.column(quality.ROW).to_numpy(), dtype=np.int64) - first_row
@@ -196,13 +221,10 @@ class BatchProcessor:
                 [*late_raw.columns, *(late.column(c) for c in quality.QUARANTINE_COLUMNS)], schema=self.quarantine
             )
             quarantined = pa.Table.from_batches([early, late], schema=self.quarantine).combine_chunks()
-            survivors = quality_result.accepted
+            accepted_rows = np.delete(kept, positions)
         else:
             quarantined = pa.Table.from_batches([early], schema=self.quarantine)
-        accepted = pa.RecordBatch.from_arrays(
-            list(COLUMN_THREADS.map(lambda f: _cast(survivors.column(f.name), f.data_type), self.fields)),
-            schema=self.schema,
-        )
+        accepted = typed if len(accepted_rows) == len(raw) else typed.take(pa.array(accepted_rows, pa.int64()))
         merged = quarantined.combine_chunks()
         out = merged.to_batches()[0] if merged.num_rows else _empty(self.quarantine)
         return BatchOutcome(accepted, out, quality_result, changed)

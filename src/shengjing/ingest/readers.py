@@ -40,6 +40,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from shengjing.errors import DataFormatError
+from shengjing.ingest import transcode
 
 __all__ = [
     "BadRowHandler",
@@ -217,6 +218,16 @@ def _first_decode_error(path: Path, encoding: str, chunk: int = 1 << 20) -> tupl
                 return None
             offset += len(data)
             lines += data.count(b"\n")
+
+
+def _line_at(path: Path, offset: int, chunk: int = 1 << 20) -> int:
+    """The line number of the byte at ``offset``."""
+    lines = 1
+    with path.open("rb") as f:
+        while offset > 0 and (data := f.read(min(chunk, offset))):
+            lines += data.count(b"\n")
+            offset -= len(data)
+    return lines
 
 
 def _encoding_error(path: Path, encoding: str, where: tuple[int, int] | None) -> DataFormatError:
@@ -409,9 +420,13 @@ class _CsvSource(Source):
             with self._open() as reader:
                 return list(reader.schema.names)
         except (pa.ArrowInvalid, UnicodeDecodeError):
-            raise _encoding_error(self.path, self.encoding or "utf-8", (0, 1)) from None
+            # Arrow decodes ahead of the header, so the bad bytes may be further on: find them.
+            where = _first_decode_error(self.path, self._python_encoding()) or (0, 1)
+            raise _encoding_error(self.path, self.encoding or "utf-8", where) from None
 
-    def _open(self, column_types: dict[str, pa.DataType] | None = None, f: Any = None) -> pacsv.CSVStreamingReader:
+    def _open(
+        self, column_types: dict[str, pa.DataType] | None = None, f: Any = None, encoding: str | None = None
+    ) -> pacsv.CSVStreamingReader:
         def invalid_row(row: pacsv.InvalidRow) -> str:
             self._pending.append((row.number, row.expected_columns, row.actual_columns))
             return "skip"
@@ -420,7 +435,7 @@ class _CsvSource(Source):
         return pacsv.open_csv(
             f if f is not None else str(self.path),
             read_options=pacsv.ReadOptions(
-                encoding=self._arrow_encoding,
+                encoding=encoding or self._arrow_encoding,
                 block_size=self.block_size,
                 # Single-threaded parsing is what gives the invalid-row handler its physical line numbers.
                 use_threads=False,
@@ -444,12 +459,13 @@ class _CsvSource(Source):
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         types = {n: pa.string() for n in self._raw_names}
-        with pa.OSFile(str(self.path), "rb") as f:
+        f, encoding = self._open_stream()
+        with f:
             reader: pacsv.CSVStreamingReader | None = None
             while True:
                 try:
                     # Opening already parses the first block, so it can fail like any later read.
-                    reader = reader or self._open(types, f)
+                    reader = reader or self._open(types, f, encoding)
                     batch = reader.read_next_batch()
                 except StopIteration:
                     self._flush_bad_rows()
@@ -457,6 +473,8 @@ class _CsvSource(Source):
                 except (pa.ArrowInvalid, UnicodeDecodeError):
                     # Arrow's message may quote the data, so it is not passed on; find the place ourselves.
                     where = _first_decode_error(self.path, self._python_encoding())
+                    if where is None and isinstance(f, transcode.Gb18030ToUtf8) and f.failed_at is not None:
+                        where = (f.failed_at, _line_at(self.path, f.failed_at))
                     if where is not None:
                         raise _encoding_error(self.path, self.encoding or "utf-8", where) from None
                     raise DataFormatError(
@@ -468,6 +486,17 @@ class _CsvSource(Source):
                 self._flush_bad_rows()
                 self.bytes_read = min(f.tell(), self.total_bytes or 0)
                 yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+
+    def _open_stream(self) -> tuple[Any, str]:
+        """The file as Arrow will read it, and its encoding then: GB18030 is decoded by iconv, off the GIL (see
+        transcode.py), and reaches Arrow as UTF-8."""
+        if self._arrow_encoding == "gb18030":
+            raw = self.path.open("rb")
+            utf8 = transcode.open_gb18030(raw)
+            if utf8 is not None:
+                return utf8, "utf8"
+            raw.close()
+        return pa.OSFile(str(self.path), "rb"), self._arrow_encoding
 
     def _python_encoding(self) -> str:
         return "utf-8" if self._arrow_encoding == "utf8" else self._arrow_encoding

@@ -128,6 +128,75 @@ def _fullwidth_to_halfwidth(values: pa.Array) -> pa.Array:
     return out
 
 
+# What Arrow's utf8_trim_whitespace strips (tests/ingest/test_fast_paths.py checks this against utf8_is_space
+# over every code point): ASCII controls and space, U+0085, NBSP, U+1680, U+2000–U+200A, U+2028/9, U+202F,
+# U+205F and the ideographic space U+3000.
+_WHITESPACE: Final = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+# A value may need trimming when its first byte can start a whitespace character, or its last one (two, for
+# the multi-byte ones) can end one. A superset: such rows are trimmed exactly, the others are left as they are.
+_TRIM_FIRST: Final = np.zeros(256, dtype=np.bool_)
+_TRIM_LAST: Final = np.zeros(256, dtype=np.bool_)
+_TRIM_LAST_TWO: Final = np.zeros(1 << 16, dtype=np.bool_)
+for _encoded in (c.encode() for c in _WHITESPACE):
+    _TRIM_FIRST[_encoded[0]] = True
+    if len(_encoded) == 1:
+        _TRIM_LAST[_encoded[0]] = True
+    else:
+        _TRIM_LAST_TWO[_encoded[-2] << 8 | _encoded[-1]] = True
+
+
+def _offsets_and_data(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The value offsets and the data bytes of a string array, as numpy views (None if it has no data)."""
+    if not pa.types.is_string(values.type) or values.buffers()[2] is None:
+        return None
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    return offsets, np.frombuffer(values.buffers()[2], dtype=np.uint8)
+
+
+def _may_need_trim(values: pa.Array) -> np.ndarray:
+    """Rows whose value may start or end with whitespace (see _TRIM_FIRST); every row if that cannot be told."""
+    found = _offsets_and_data(values)
+    if found is None:
+        return np.ones(len(values), dtype=np.bool_)
+    offsets, data = found
+    if len(data) == 0:
+        return np.zeros(len(values), dtype=np.bool_)
+    starts, ends = offsets[:-1], offsets[1:]
+    # Empty rows and one-byte rows read a neighbour's bytes here: harmless, as empty rows are masked out
+    # and a one-byte row that looks like the end of a multi-byte space is only trimmed exactly.
+    first = data[np.minimum(starts, len(data) - 1)]
+    last = data[np.maximum(ends - 1, 0)]
+    before = data[np.maximum(ends - 2, 0)].astype(np.uint16)
+    may = _TRIM_FIRST[first] | _TRIM_LAST[last] | _TRIM_LAST_TWO[before << 8 | last]
+    return may & (ends > starts)
+
+
+def _rows_with_bytes(values: pa.Array, low: int, high: int) -> np.ndarray:
+    """Rows whose bytes include one in [low, high]; every row if that cannot be told."""
+    found = _offsets_and_data(values)
+    if found is None:
+        return np.ones(len(values), dtype=np.bool_)
+    offsets, data = found
+    hits = np.flatnonzero((data[offsets[0] : offsets[-1]] - np.uint8(low)) <= high - low) + offsets[0]
+    rows = np.zeros(len(values), dtype=np.bool_)
+    rows[np.searchsorted(offsets, hits, side="right") - 1] = True
+    return rows
+
+
+def _apply_to(values: pa.Array, rows: np.ndarray, kernel: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``kernel`` applied to the given rows only; the array itself, uncopied, when there are none."""
+    if not rows.any():
+        return values
+    if rows.all():
+        return kernel(values)
+    mask = pa.array(rows)
+    return pc.replace_with_mask(values, mask, kernel(values.filter(mask)))
+
+
 # --- Rules ----------------------------------------------------------------------------------------------------
 
 
@@ -147,7 +216,7 @@ class Trim(_Rule):
     rule: Literal["trim"] = "trim"
 
     def apply(self, values: pa.Array) -> tuple[pa.Array, None]:
-        return pc.utf8_trim_whitespace(values), None
+        return _apply_to(values, _may_need_trim(values), pc.utf8_trim_whitespace), None
 
 
 class FullwidthToHalfwidth(_Rule):
@@ -168,7 +237,7 @@ class Upper(_Rule):
     rule: Literal["upper"] = "upper"
 
     def apply(self, values: pa.Array) -> tuple[pa.Array, None]:
-        return pc.ascii_upper(values), None
+        return _apply_to(values, _rows_with_bytes(values, ord("a"), ord("z")), pc.ascii_upper), None
 
 
 _DIRECTIVES: Final = re.compile(r"%(.)")
@@ -456,6 +525,8 @@ def _run_rules(values: pa.Array, rules: tuple[_Rule, ...]) -> tuple[pa.Array, pa
         fail_mask = pa.array(failed)
         current = pc.if_else(fail_mask, values, current)  # a failed value stays exactly as the department sent it
     assert reason is not None  # noqa: S101
+    if current is values:  # the rules' fast paths hand back the very array when they change nothing
+        return current, fail_mask, reason, pa.array(np.zeros(len(values), dtype=bool))
     change_mask = pc.fill_null(pc.not_equal(current, values), False)
     return current, fail_mask, reason, change_mask
 
