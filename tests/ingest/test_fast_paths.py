@@ -4,6 +4,7 @@ the read-ahead and write-behind threads pass on every batch and every error, in 
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +114,25 @@ def test_trim_and_upper_on_the_rows_that_need_it_equal_the_whole_column_kernels(
         assert trim.apply(part).changed["x"] == changed
 
 
+PATTERNS = [
+    "^2101[0-9]{12}$", "^[A-Z]{2}\\d{6}$", "^[a-c-]{2}$", "^\\-x$", "^[0-9A-HJ-NP-RTUWXY]{18}$", "^ab:c/d_e$",
+    "^[0-9]+$", "^a.b$", "^[^0-9]{3}$", "^(?i)ab$", "^[男女]$", "^ab$|^cd$",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("regex", PATTERNS)
+def test_fixed_width_patterns_match_where_re2_matches(regex: str) -> None:
+    rng = random.Random(regex)
+    alphabet = "0123456789ABCDEFXYZabcxyz-:/_ .男"
+    values = ["2101" + "".join(rng.choice("0123456789") for _ in range(12)) for _ in range(200)]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(2000)]
+    values += ["-x", "ab:c/d_e", "AB123456", "ab", "AB", "男", "a-", "--", "", " ", None]
+    column = pa.array(values, pa.string())
+    expected = quality._mask(pc.match_substring_regex(column, regex)) & quality.present(column)
+    assert (quality.pattern_failures(column, regex).failed == (quality.present(column) & ~expected)).all()
+    assert (quality._fixed_layout(regex) is None) == (PATTERNS.index(regex) >= 6)  # the first six take the fast path
+
+
 def _csv(path: Path, rows: int, ragged_at: int | None = None) -> Path:
     lines = ["a,b", *(f"{i},x" if i != ragged_at else f"{i},x,extra" for i in range(rows))]
     path.write_text("\n".join(lines) + "\n", "utf-8")
@@ -139,14 +159,20 @@ def test_a_reader_left_early_stops_its_thread(tmp_path: Path) -> None:
 
 
 def test_write_behind_writes_in_order_and_raises_a_write_error(tmp_path: Path) -> None:
-    schema = pa.schema([("n", pa.int64())])
-    with pq.ParquetWriter(tmp_path / "ok.parquet", schema) as parquet, WriteBehind(parquet) as writer:
+    schema = pa.schema([("n", pa.int64()), ("kind", pa.string())])
+    with WriteBehind(tmp_path / "ok.parquet", schema) as writer:
         for start in range(0, 1000, 100):
-            writer.write_batch(pa.RecordBatch.from_pydict({"n": list(range(start, start + 100))}, schema=schema))
+            numbers = list(range(start, start + 100))
+            writer.write_batch(pa.RecordBatch.from_pydict({"n": numbers, "kind": ["a"] * 100}, schema=schema))
     assert pq.read_table(tmp_path / "ok.parquet")["n"].to_pylist() == list(range(1000))
+    # The repeated column got a dictionary, the distinct one did not (judged on the first batch).
+    encodings = pq.ParquetFile(tmp_path / "ok.parquet").metadata.row_group(0)
+    assert "RLE_DICTIONARY" in encodings.column(1).encodings
+    assert "RLE_DICTIONARY" not in encodings.column(0).encodings
+    with WriteBehind(tmp_path / "empty.parquet", schema):
+        pass
+    assert pq.read_table(tmp_path / "empty.parquet").schema == schema
     wrong = pa.RecordBatch.from_pydict({"m": ["x"]})
     # The schema mismatch happens on the writer's thread; it surfaces here, on leaving the block.
-    parquet = pq.ParquetWriter(tmp_path / "bad.parquet", schema)
-    with pytest.raises(ValueError, match="schema"), WriteBehind(parquet) as writer:
+    with pytest.raises(ValueError, match="schema"), WriteBehind(tmp_path / "bad.parquet", schema) as writer:
         writer.write_batch(wrong)
-    parquet.close()

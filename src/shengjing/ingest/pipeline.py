@@ -10,6 +10,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -257,26 +258,55 @@ def _empty(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
 
 
+# Parquet dictionary-encodes a column whose first batch repeats its values this much (distinct / rows):
+# below it a dictionary shrinks the file; above it (card and ID numbers, times) it costs ~40% of the write
+# and is dropped by the writer anyway once the dictionary outgrows its page.
+DICTIONARY_MAX_DISTINCT = 0.1
+
+
+def dictionary_columns(batch: pa.RecordBatch) -> list[str]:
+    """The columns worth a Parquet dictionary, judged on one batch."""
+    rows = max(batch.num_rows, 1)
+    return [
+        name
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+        if pc.count_distinct(column, mode="all").as_py() / rows <= DICTIONARY_MAX_DISTINCT
+    ]
+
+
 class WriteBehind:
-    """A Parquet writer fed from a background thread: encoding and compressing one batch (Arrow releases the
-    GIL) overlaps with processing the next. At most ``depth`` batches wait, so memory stays bounded. A write
-    error is raised by the next ``write_batch`` or on leaving the block, as the same exception object."""
+    """A Parquet file written from a background thread: encoding and compressing one batch (Arrow releases the
+    GIL) overlaps with processing the next. At most ``depth`` batches wait, so memory stays bounded. The writer
+    opens on the first batch, which decides the dictionary-encoded columns; a file given no batch is written
+    empty, with its schema. A write error is raised by the next ``write_batch`` or on leaving the block, as the
+    same exception object."""
 
     _CLOSE = None
 
-    def __init__(self, writer: pq.ParquetWriter, depth: int = 2) -> None:
-        self._writer = writer
+    def __init__(self, path: Path, schema: pa.Schema, depth: int = 2) -> None:
+        self.path = path
+        self.schema = schema
+        self._writer: pq.ParquetWriter | None = None
         self._pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="ingest-write-behind", daemon=True)
+
+    def _open(self, first: pa.RecordBatch | None) -> pq.ParquetWriter:
+        dictionary = dictionary_columns(first) if first is not None and first.num_rows else True
+        return pq.ParquetWriter(self.path, self.schema, use_dictionary=dictionary)
 
     def _drain(self) -> None:
         while (batch := self._pending.get()) is not self._CLOSE:
             if self._error is None:  # after a failure, batches are only taken off the queue so no one blocks
                 try:
+                    self._writer = self._writer or self._open(batch)
                     self._writer.write_batch(batch)
                 except BaseException as exc:  # raised on the caller's thread
                     self._error = exc
+        try:
+            (self._writer or self._open(None)).close()
+        except BaseException as exc:
+            self._error = self._error or exc
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
         if self._error is not None:

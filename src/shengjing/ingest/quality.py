@@ -20,6 +20,8 @@ Rules that checked nothing are left out of the means; a score with no rule to av
 from __future__ import annotations
 
 import calendar
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -379,16 +381,18 @@ def _first_reason(n: int, checks: Sequence[BoolMask]) -> tuple[BoolMask, npt.NDA
     return failed, reason
 
 
-def required_failures(arr: pa.Array) -> Failures:
-    has = present(arr)
+def required_failures(arr: pa.Array, *, has: BoolMask | None = None) -> Failures:
+    has = present(arr) if has is None else has
     return Failures(~has, np.zeros(len(arr), dtype=np.int8), len(arr))
 
 
-def id_number_failures(arr: pa.Array, *, today: date, allow_lowercase_x: bool = False) -> Failures:
+def id_number_failures(
+    arr: pa.Array, *, today: date, allow_lowercase_x: bool = False, has: BoolMask | None = None
+) -> Failures:
     """GB 11643 check over a column; nulls and blanks are not checked (``required`` covers them)."""
     text = _as_string(arr)
     n = len(text)
-    has = present(text)
+    has = present(text) if has is None else has
     # The shape ^[0-9]{17}[0-9Xx]$ and the weighted sum of the check, one digit column at a time (see _digits).
     shaped = has & _mask(pc.equal(pc.binary_length(text), 18))
     b = _fixed_width_bytes(text, shaped, 18)
@@ -418,12 +422,12 @@ def id_number_failures(arr: pa.Array, *, today: date, allow_lowercase_x: bool = 
     return Failures(failed, reason, int(has.sum()))
 
 
-def credit_code_failures(arr: pa.Array) -> Failures:
+def credit_code_failures(arr: pa.Array, *, has: BoolMask | None = None) -> Failures:
     """GB 32100 check over a column. Positions 1–2 may be any alphabet character as the standard allows
     (registration authorities A, N, Y exist); python-stdnum demands digits there and rejects such codes."""
     text = _as_string(arr)
     n = len(text)
-    has = present(text)
+    has = present(text) if has is None else has
     shaped = has & _mask(pc.match_substring_regex(text, f"^{_USCC_CLASS}{{2}}[0-9]{{6}}{_USCC_CLASS}{{10}}$"))
     b = _fixed_width_bytes(text, shaped, 18)
     values = _USCC_VALUE[b]
@@ -458,17 +462,67 @@ def date_failures(arr: pa.Array, *, min: date | None = None, max: date | None = 
     return Failures(failed, reason, int(has.sum()))
 
 
-def codelist_failures(arr: pa.Array, values: Sequence[str]) -> Failures:
+def codelist_failures(arr: pa.Array, values: Sequence[str], *, has: BoolMask | None = None) -> Failures:
     text = _as_string(arr)
-    has = present(text)
+    has = present(text) if has is None else has
     failed = has & ~_mask(pc.is_in(text, value_set=pa.array(list(values), pa.string())))
     return Failures(failed, np.zeros(len(text), dtype=np.int8), int(has.sum()))
 
 
-def pattern_failures(arr: pa.Array, regex: str) -> Failures:
+# A pattern that spells a fixed-width ASCII layout — ^2101[0-9]{12}$, ^[A-Z]{2}\d{6}$ — is checked on the byte
+# matrix, one position at a time, ~5× faster than RE2; any other pattern goes to RE2. One atom: a class of
+# ASCII characters and ranges, \d, an escaped punctuation mark or a plain letter, digit, "-", "_", ":" or "/";
+# each with an optional {n}.
+_LAYOUT_ATOM = re.compile(
+    r"(?:\[(?P<cls>[ -\[\]-~]+?)\]|(?P<digit>\\d)|\\(?P<esc>[!-/:-@\[-`{-~])|(?P<lit>[\w\-:/]))"
+    r"(?:\{(?P<n>[1-9][0-9]?)\})?",
+    re.ASCII,
+)
+_CLASS_PART = re.compile(r"(.)-(.)|(.)", re.ASCII | re.DOTALL)
+
+
+@functools.cache
+def _fixed_layout(regex: str) -> tuple[npt.NDArray[np.bool_], ...] | None:
+    """For each byte position of a fixed-width ASCII pattern, the bytes allowed there; None for other patterns."""
+    if not (regex.startswith("^") and regex.endswith("$")) or regex.endswith("\\$"):
+        return None
+    body, at, positions = regex[1:-1], 0, []
+    while at < len(body):
+        atom = _LAYOUT_ATOM.match(body, at)
+        if atom is None:
+            return None
+        allowed = np.zeros(256, dtype=np.bool_)
+        if atom["cls"] is not None:
+            if atom["cls"].startswith(("^", "]")) or "\\" in atom["cls"] or "[" in atom["cls"]:
+                return None
+            for low, high, single in _CLASS_PART.findall(atom["cls"]):
+                if single:
+                    allowed[ord(single)] = True
+                elif ord(low) <= ord(high):
+                    allowed[ord(low) : ord(high) + 1] = True
+                else:
+                    return None
+        elif atom["digit"] is not None:
+            allowed[ord("0") : ord("9") + 1] = True
+        else:
+            allowed[ord(atom["esc"] or atom["lit"])] = True
+        positions += [allowed] * int(atom["n"] or 1)
+        at = atom.end()
+    return tuple(positions) if positions else None
+
+
+def pattern_failures(arr: pa.Array, regex: str, *, has: BoolMask | None = None) -> Failures:
     text = _as_string(arr)
-    has = present(text)
-    failed = has & ~_mask(pc.match_substring_regex(text, regex))
+    has = present(text) if has is None else has
+    layout = _fixed_layout(regex)
+    if layout is None:
+        matches = _mask(pc.match_substring_regex(text, regex))
+    else:
+        matches = has & _mask(pc.equal(pc.binary_length(text), len(layout)))
+        b = _fixed_width_bytes(text, matches, len(layout))
+        for position, allowed in enumerate(layout):
+            matches &= allowed[b[:, position]]
+    failed = has & ~matches
     return Failures(failed, np.zeros(len(text), dtype=np.int8), int(has.sum()))
 
 
@@ -554,11 +608,11 @@ def _key_column(batch: pa.RecordBatch, fields: Sequence[str]) -> tuple[pa.String
     return pc.binary_join_element_wise(*texts, "\x1f"), has
 
 
-def reference_failures(arr: pa.Array, known_keys: pa.Array) -> Failures:
+def reference_failures(arr: pa.Array, known_keys: pa.Array, *, has: BoolMask | None = None) -> Failures:
     """Referential consistency: a present value fails when it is not among ``known_keys`` (another resource's
     keys, compared as text); missing values are not checked (``required`` covers them)."""
     text = _as_string(arr)
-    has = present(text)
+    has = present(text) if has is None else has
     failed = has & ~_mask(pc.is_in(text, value_set=_as_string(known_keys)))
     return Failures(failed, np.zeros(len(text), dtype=np.int8), int(has.sum()))
 
@@ -716,20 +770,22 @@ class QualityChecker:
             key, has = _key_column(batch, rule.key)
             return self._seen[rule.rule_id].failures(key, has)
         column = batch.column(rule.field)
+        # A typed column is null exactly where the text is blank: its validity bitmap is the presence mask.
+        has = None if typed is None else _mask(pc.is_valid(typed.column(rule.field)))
         if isinstance(rule, RequiredRule):
-            return required_failures(column)
+            return required_failures(column, has=has)
         if isinstance(rule, IdNumberRule):
-            return id_number_failures(column, today=self.today, allow_lowercase_x=rule.allow_lowercase_x)
+            return id_number_failures(column, today=self.today, allow_lowercase_x=rule.allow_lowercase_x, has=has)
         if isinstance(rule, CreditCodeRule):
-            return credit_code_failures(column)
+            return credit_code_failures(column, has=has)
         if isinstance(rule, DateRule):
             return date_failures(column, min=rule.min, max=rule.max)
         if isinstance(rule, CodelistRule):
-            return codelist_failures(column, rule.values)
+            return codelist_failures(column, rule.values, has=has)
         if isinstance(rule, PatternRule):
-            return pattern_failures(column, rule.regex)
+            return pattern_failures(column, rule.regex, has=has)
         if isinstance(rule, ReferenceRule):
-            return reference_failures(column, self.references[rule.rule_id])
+            return reference_failures(column, self.references[rule.rule_id], has=has)
         if typed is not None and _is_number(typed.schema.field(rule.field).type):
             column = typed.column(rule.field)  # already parsed: no second pass over the text
         return range_failures(column, min=rule.min, max=rule.max)
@@ -739,8 +795,9 @@ class QualityChecker:
     ) -> QualityResult:
         """Split ``batch`` (whose first row is source row ``first_row_number``) into accepted and quarantined.
 
-        ``typed`` is the same rows already cast to the resource's types (null where blank): range rules on a
-        numeric field read it instead of parsing the text again."""
+        ``typed`` is the same rows already cast to the resource's types, null where blank (the pipeline has
+        quarantined values that did not parse): range rules on a numeric field read it instead of parsing the
+        text again, and every rule takes presence from its validity."""
         clash = [c for c in QUARANTINE_COLUMNS if c in batch.schema.names]
         if clash:
             raise InvalidInput(

@@ -120,10 +120,8 @@ def _run(
     with data.write_snapshot(source=source.location, mode=mode) as staging:
         with held.write_snapshot(source=source.location) as held_staging:
             with (
-                pq.ParquetWriter(staging.path / "part-new.parquet", processor.schema) as parquet,
-                pq.ParquetWriter(held_staging.path / "quarantine.parquet", processor.quarantine) as held_parquet,
-                WriteBehind(parquet) as writer,
-                WriteBehind(held_parquet) as held_writer,
+                WriteBehind(staging.path / "part-new.parquet", processor.schema) as writer,
+                WriteBehind(held_staging.path / "quarantine.parquet", processor.quarantine) as held_writer,
             ):
                 for batch in source.batches():
                     outcome = processor.process(batch, rows_in + 1)
