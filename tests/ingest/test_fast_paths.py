@@ -16,7 +16,7 @@ import pytest
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import quality, standardize
-from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind
+from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind, process_in_order
 from shengjing.ingest.readers import open_source
 from shengjing.ingest.standardize import load_rules
 
@@ -131,6 +131,28 @@ def test_fixed_width_patterns_match_where_re2_matches(regex: str) -> None:
     expected = quality._mask(pc.match_substring_regex(column, regex)) & quality.present(column)
     assert (quality.pattern_failures(column, regex).failed == (quality.present(column) & ~expected)).all()
     assert (quality._fixed_layout(regex) is None) == (PATTERNS.index(regex) >= 6)  # the first six take the fast path
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_batches_processed_two_at_a_time_come_out_in_order(unique: bool) -> None:
+    """Row numbers, order and, with a unique rule (which makes the batches go one by one), the first occurrence
+    of a key across batches all come out as if the batches had been processed one after another."""
+    keys = [f"k{i % 700}" for i in range(2000)]  # every key after row 700 repeats an earlier one
+    rules = [{"kind": "unique", "key": ["k"]}] if unique else [{"kind": "pattern", "field": "k", "regex": "^k1"}]
+    checker = quality.QualityChecker(quality.load_rules(rules))
+    assert checker.stateful == unique
+    processor = BatchProcessor([TargetField("k", "string")], None, checker)
+    column = pa.array(keys)
+    batches = [pa.RecordBatch.from_arrays([column.slice(i, 37)], names=["k"]) for i in range(0, len(keys), 37)]
+    outcomes = list(process_in_order(processor, batches))
+    assert [batch for batch, _ in outcomes] == batches
+    accepted = [k for _, outcome in outcomes for k in outcome.accepted.column("k").to_pylist()]
+    held = [row for _, outcome in outcomes for row in outcome.quarantined.column("_row").to_pylist()]
+    if unique:
+        assert accepted == keys[:700] and held == list(range(701, 2001))
+    else:
+        assert accepted == [k for k in keys if k.startswith("k1")]
+        assert held == [i + 1 for i, k in enumerate(keys) if not k.startswith("k1")]
 
 
 def _csv(path: Path, rows: int, ragged_at: int | None = None) -> Path:

@@ -765,6 +765,11 @@ class QualityChecker:
         self.today = today or datetime.now(SHANGHAI).date()
         self._seen: dict[str, SeenKeys] = {r.rule_id: SeenKeys() for r in self.rules if isinstance(r, UniqueRule)}
 
+    @property
+    def stateful(self) -> bool:
+        """Whether checking a batch depends on the batches before it (``unique`` rules remember their keys)."""
+        return bool(self._seen)
+
     def _evaluate(self, rule: Rule, batch: pa.RecordBatch, typed: pa.RecordBatch | None) -> Failures:
         if isinstance(rule, UniqueRule):
             key, has = _key_column(batch, rule.key)

@@ -33,7 +33,14 @@ from shengjing.config import Settings
 from shengjing.errors import InvalidInput, NotFound, PermissionDenied, ShengjingError, StorageFull
 from shengjing.identity.principal import Principal
 from shengjing.ingest import quality, standardize
-from shengjing.ingest.pipeline import ARROW_TYPES, BatchProcessor, TargetField, WriteBehind, check_header
+from shengjing.ingest.pipeline import (
+    ARROW_TYPES,
+    BatchProcessor,
+    TargetField,
+    WriteBehind,
+    check_header,
+    process_in_order,
+)
 from shengjing.ingest.readers import Source, open_source
 from shengjing.ingest.schemas import (
     ColumnChange,
@@ -123,8 +130,7 @@ def _run(
                 WriteBehind(staging.path / "part-new.parquet", processor.schema) as writer,
                 WriteBehind(held_staging.path / "quarantine.parquet", processor.quarantine) as held_writer,
             ):
-                for batch in source.batches():
-                    outcome = processor.process(batch, rows_in + 1)
+                for batch, outcome in process_in_order(processor, source.batches()):
                     rows_in += batch.num_rows
                     accepted += outcome.accepted.num_rows
                     quarantined += outcome.quarantined.num_rows
