@@ -130,7 +130,7 @@ def test_fixed_width_patterns_match_where_re2_matches(regex: str) -> None:
     column = pa.array(values, pa.string())
     expected = quality._mask(pc.match_substring_regex(column, regex)) & quality.present(column)
     assert (quality.pattern_failures(column, regex).failed == (quality.present(column) & ~expected)).all()
-    assert (quality._fixed_layout(regex) is None) == (PATTERNS.index(regex) >= 6)  # the first six take the fast path
+    assert (quality.fixed_layout(regex) is None) == (PATTERNS.index(regex) >= 6)  # the first six take the fast path
 
 
 @pytest.mark.parametrize("unique", [False, True])

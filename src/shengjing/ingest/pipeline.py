@@ -90,27 +90,13 @@ def _as_text(batch: pa.RecordBatch, fields: Sequence[TargetField]) -> pa.RecordB
     )
 
 
-# Dates and times are checked on their bytes: d = an ASCII digit, T = a space or "T", anything else itself.
-_LAYOUTS = {"date": "dddd-dd-dd", "timestamp": "dddd-dd-ddTdd:dd:dd"}
+# Dates and times must be written exactly so (a space or "T" between date and time), checked on their bytes.
+_LAYOUTS = {"date": quality.ISO_DATE_LAYOUT, "timestamp": quality.ISO_TIMESTAMP_LAYOUT}
 
 
-def _shaped(values: pa.Array, data_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Where the value is written in the layout (years 0001–9999), and the (n, width) byte matrix of the values.
-
-    Checked one byte position at a time: a column pass per position is cheaper than reducing the matrix by row.
-    """
-    layout = _LAYOUTS[data_type]
-    width = len(layout)
-    ok = np.asarray(pc.fill_null(pc.equal(pc.binary_length(values), width), False).to_numpy(zero_copy_only=False))
-    b = quality._fixed_width_bytes(values, ok, width)
-    for position, expected in enumerate(layout):
-        column = b[:, position]
-        if expected == "d":
-            ok &= (column - np.uint8(ord("0"))) <= 9  # uint8 wraps below "0"
-        elif expected == "T":
-            ok &= (column == ord(" ")) | (column == ord("T"))
-        else:
-            ok &= column == ord(expected)
+def _shaped(values: pa.Array, present: np.ndarray, data_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where a present value is written in the layout (years 0001–9999), and the byte matrix of the values."""
+    ok, b = quality.layout_matches(values, _LAYOUTS[data_type], present)
     zero = ord("0")
     ok &= ~((b[:, 0] == zero) & (b[:, 1] == zero) & (b[:, 2] == zero) & (b[:, 3] == zero))
     return ok, b
@@ -133,8 +119,7 @@ def _parse_temporal(values: pa.Array, present: np.ndarray, data_type: str) -> tu
     shape check first; when the cast refuses some value, the exact check (``_real``) finds which ones.
     """
     target = ARROW_TYPES[data_type]
-    shaped, b = _shaped(values, data_type)
-    good = shaped & present
+    good, b = _shaped(values, present, data_type)
     try:
         typed = pc.cast(_nulls_except(values, good), target)
     except pa.ArrowInvalid:

@@ -428,8 +428,7 @@ def credit_code_failures(arr: pa.Array, *, has: BoolMask | None = None) -> Failu
     text = _as_string(arr)
     n = len(text)
     has = present(text) if has is None else has
-    shaped = has & _mask(pc.match_substring_regex(text, f"^{_USCC_CLASS}{{2}}[0-9]{{6}}{_USCC_CLASS}{{10}}$"))
-    b = _fixed_width_bytes(text, shaped, 18)
+    shaped, b = layout_matches(text, _USCC_LAYOUT, has)
     values = _USCC_VALUE[b]
     total = values[:, :17] @ USCC_WEIGHTS
     expected = (31 - total % 31) % 31
@@ -447,8 +446,7 @@ def date_failures(arr: pa.Array, *, min: date | None = None, max: date | None = 
     else:
         text = _as_string(arr)
         has = present(text)
-        shaped = has & _mask(pc.match_substring_regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
-        b = _fixed_width_bytes(text, shaped, 10)
+        shaped, b = layout_matches(text, ISO_DATE_LAYOUT, has)
         y, m, d = _digits(b[:, 0:4]), _digits(b[:, 5:7]), _digits(b[:, 8:10])
         real = shaped & _real_dates(y, m, d)
         ymd = y * 10000 + m * 100 + d
@@ -481,8 +479,31 @@ _LAYOUT_ATOM = re.compile(
 _CLASS_PART = re.compile(r"(.)-(.)|(.)", re.ASCII | re.DOTALL)
 
 
+@dataclass(frozen=True)
+class _Position:
+    """The bytes allowed at one position: ``low`` to ``low + span``, or, when they are not one run, ``table``."""
+
+    low: np.uint8
+    span: int
+    table: npt.NDArray[np.bool_] | None
+
+    @classmethod
+    def of(cls, allowed: npt.NDArray[np.bool_]) -> _Position:
+        where = np.flatnonzero(allowed)
+        low, high = int(where[0]), int(where[-1])
+        return cls(np.uint8(low), high - low, None if len(where) == high - low + 1 else allowed)
+
+    def admits(self, column: npt.NDArray[np.uint8]) -> BoolMask:
+        if self.table is not None:
+            return self.table[column]
+        return (column - self.low) <= self.span  # uint8 wraps below low: one comparison tests both ends
+
+
+Layout = tuple[_Position, ...]
+
+
 @functools.cache
-def _fixed_layout(regex: str) -> tuple[npt.NDArray[np.bool_], ...] | None:
+def fixed_layout(regex: str) -> Layout | None:
     """For each byte position of a fixed-width ASCII pattern, the bytes allowed there; None for other patterns."""
     if not (regex.startswith("^") and regex.endswith("$")) or regex.endswith("\\$"):
         return None
@@ -506,22 +527,40 @@ def _fixed_layout(regex: str) -> tuple[npt.NDArray[np.bool_], ...] | None:
             allowed[ord("0") : ord("9") + 1] = True
         else:
             allowed[ord(atom["esc"] or atom["lit"])] = True
-        positions += [allowed] * int(atom["n"] or 1)
+        positions += [_Position.of(allowed)] * int(atom["n"] or 1)
         at = atom.end()
     return tuple(positions) if positions else None
+
+
+def layout_matches(
+    text: pa.StringArray, layout: Layout, candidates: BoolMask
+) -> tuple[BoolMask, npt.NDArray[np.uint8]]:
+    """Where a candidate value is written in ``layout`` (see fixed_layout), and the (n, width) byte matrix of
+    the values (rows that are not are read as a placeholder)."""
+    matches = candidates & _mask(pc.equal(pc.binary_length(text), len(layout)))
+    b = _fixed_width_bytes(text, matches, len(layout))
+    for index, position in enumerate(layout):
+        matches &= position.admits(b[:, index])
+    return matches, b
+
+
+def _layout(regex: str) -> Layout:
+    layout = fixed_layout(regex)
+    if layout is None:
+        raise ValueError(f"not a fixed-width layout: {regex}")
+    return layout
+
+
+_USCC_LAYOUT = _layout(f"^{_USCC_CLASS}{{2}}[0-9]{{6}}{_USCC_CLASS}{{10}}$")
+ISO_DATE_LAYOUT = _layout(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+ISO_TIMESTAMP_LAYOUT = _layout(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$")
 
 
 def pattern_failures(arr: pa.Array, regex: str, *, has: BoolMask | None = None) -> Failures:
     text = _as_string(arr)
     has = present(text) if has is None else has
-    layout = _fixed_layout(regex)
-    if layout is None:
-        matches = _mask(pc.match_substring_regex(text, regex))
-    else:
-        matches = has & _mask(pc.equal(pc.binary_length(text), len(layout)))
-        b = _fixed_width_bytes(text, matches, len(layout))
-        for position, allowed in enumerate(layout):
-            matches &= allowed[b[:, position]]
+    layout = fixed_layout(regex)
+    matches = _mask(pc.match_substring_regex(text, regex)) if layout is None else layout_matches(text, layout, has)[0]
     failed = has & ~matches
     return Failures(failed, np.zeros(len(text), dtype=np.int8), int(has.sum()))
 
