@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shengjing.errors import InvalidInput
-from shengjing.ingest.standardize import COLUMN_THREADS
+from shengjing.ingest.standardize import COLUMN_THREADS, WHITESPACE_FIRST_BYTES, string_buffers
 
 BoolMask = npt.NDArray[np.bool_]
 
@@ -299,25 +299,19 @@ def present(arr: pa.Array) -> BoolMask:
     return valid
 
 
-# First bytes of the UTF-8 whitespace characters (all at or below U+3000): ASCII controls and space, and the
-# lead bytes of U+0080–00BF, U+1000–1FFF, U+2000–2FFF and U+3000–3FFF.
-_SPACE_LEADS = np.zeros(256, dtype=np.bool_)
-_SPACE_LEADS[[*range(9, 14), *range(28, 33), 0xC2, 0xE1, 0xE2, 0xE3]] = True
-
-
 def blank(arr: pa.Array) -> BoolMask:
     """Text rows that are empty or only whitespace (U+3000 and NBSP included); nulls are not blank.
 
     Same answer as comparing the trimmed text with "", without building the trimmed copy: only values whose
     first byte could start a whitespace character are looked at character by character."""
     valid = _mask(pc.is_valid(arr))
-    if not pa.types.is_string(arr.type) or arr.buffers()[2] is None:
+    found = string_buffers(arr)
+    if found is None:
         return valid & _mask(pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)))
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    offsets, data = found
     empty = offsets[1:] == offsets[:-1]
     first = data[np.minimum(offsets[:-1], max(len(data) - 1, 0))] if len(data) else np.zeros(len(arr), np.uint8)
-    maybe = ~empty & _SPACE_LEADS[first]
+    maybe = ~empty & WHITESPACE_FIRST_BYTES[first]
     if maybe.any():
         empty = empty | (maybe & _mask(pc.utf8_is_space(arr)))
     return valid & empty
@@ -332,12 +326,12 @@ def _fixed_width_bytes(arr: pa.StringArray, ok: BoolMask, width: int) -> npt.NDA
     n = len(arr)
     if n == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    filled = arr if ok.all() else pc.if_else(pa.array(ok), arr, pa.scalar("0" * width))
-    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32)[filled.offset : filled.offset + n + 1]
-    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)
-    start = int(offsets[0])
-    if int(offsets[-1]) - start != n * width:  # the regex guarantees it; refuse rather than misread
+    found = string_buffers(arr if ok.all() else pc.if_else(pa.array(ok), arr, pa.scalar("0" * width)))
+    # The caller's length check guarantees the layout; refuse rather than misread if it does not hold.
+    if found is None or int(found[0][-1]) - int(found[0][0]) != n * width:
         raise AssertionError("fixed-width view of a string column does not line up")
+    offsets, data = found
+    start = int(offsets[0])
     return data[start : start + n * width].reshape(n, width)
 
 

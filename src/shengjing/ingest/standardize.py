@@ -136,20 +136,20 @@ _WHITESPACE: Final = (
     + "".join(chr(c) for c in range(0x2000, 0x200B))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
-# A value may need trimming when its first byte can start a whitespace character, or its last one (two, for
-# the multi-byte ones) can end one. A superset: such rows are trimmed exactly, the others are left as they are.
-_TRIM_FIRST: Final = np.zeros(256, dtype=np.bool_)
+# A value may need trimming (or be blank: quality.blank) when its first byte can start a whitespace character,
+# or its last one (two, for the multi-byte ones) can end one. A superset: such rows are looked at exactly.
+WHITESPACE_FIRST_BYTES: Final = np.zeros(256, dtype=np.bool_)
 _TRIM_LAST: Final = np.zeros(256, dtype=np.bool_)
 _TRIM_LAST_TWO: Final = np.zeros(1 << 16, dtype=np.bool_)
 for _encoded in (c.encode() for c in _WHITESPACE):
-    _TRIM_FIRST[_encoded[0]] = True
+    WHITESPACE_FIRST_BYTES[_encoded[0]] = True
     if len(_encoded) == 1:
         _TRIM_LAST[_encoded[0]] = True
     else:
         _TRIM_LAST_TWO[_encoded[-2] << 8 | _encoded[-1]] = True
 
 
-def _offsets_and_data(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """The value offsets and the data bytes of a string array, as numpy views (None if it has no data)."""
     if not pa.types.is_string(values.type) or values.buffers()[2] is None:
         return None
@@ -158,8 +158,8 @@ def _offsets_and_data(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _may_need_trim(values: pa.Array) -> np.ndarray:
-    """Rows whose value may start or end with whitespace (see _TRIM_FIRST); every row if that cannot be told."""
-    found = _offsets_and_data(values)
+    """Rows whose value may start or end with whitespace; every row if that cannot be told."""
+    found = string_buffers(values)
     if found is None:
         return np.ones(len(values), dtype=np.bool_)
     offsets, data = found
@@ -171,13 +171,13 @@ def _may_need_trim(values: pa.Array) -> np.ndarray:
     first = data[np.minimum(starts, len(data) - 1)]
     last = data[np.maximum(ends - 1, 0)]
     before = data[np.maximum(ends - 2, 0)].astype(np.uint16)
-    may = _TRIM_FIRST[first] | _TRIM_LAST[last] | _TRIM_LAST_TWO[before << 8 | last]
+    may = WHITESPACE_FIRST_BYTES[first] | _TRIM_LAST[last] | _TRIM_LAST_TWO[before << 8 | last]
     return may & (ends > starts)
 
 
 def _rows_with_bytes(values: pa.Array, low: int, high: int) -> np.ndarray:
     """Rows whose bytes include one in [low, high]; every row if that cannot be told."""
-    found = _offsets_and_data(values)
+    found = string_buffers(values)
     if found is None:
         return np.ones(len(values), dtype=np.bool_)
     offsets, data = found
