@@ -48,7 +48,8 @@ _LIBC = _load_iconv()
 class Gb18030ToUtf8(io.RawIOBase):
     """Reads UTF-8 from a GB18030 stream. ``tell()`` is the position in the GB18030 stream, for progress bars.
 
-    An undecodable sequence raises UnicodeDecodeError whose ``start`` is its byte offset in the whole stream.
+    An undecodable sequence, or a character cut off by the end of the stream, raises UnicodeDecodeError and
+    leaves its byte offset in the whole stream in ``failed_at``.
     """
 
     def __init__(self, raw: BinaryIO, handle: int) -> None:
