@@ -5,8 +5,10 @@ the read-ahead and write-behind threads pass on every batch and every error, in 
 from __future__ import annotations
 
 import random
+import re
 import threading
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shengjing.errors import DataFormatError
-from shengjing.ingest import quality, standardize
+from shengjing.ingest import pipeline, quality, standardize
 from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind, process_in_order
 from shengjing.ingest.readers import open_source
 from shengjing.ingest.standardize import load_rules
@@ -66,6 +68,45 @@ def test_a_batch_where_every_value_casts_takes_the_same_decision(value: str | No
     outcome = BatchProcessor([TargetField("v", data_type)], None, None).process(batch, first_row=1)
     fmt = "%Y-%m-%d %H:%M:%S" if data_type == "timestamp" else "%Y-%m-%d"
     assert outcome.accepted.num_rows == int(_parses(value, fmt)), value
+
+
+def _decimal_reference(value: str | None) -> tuple[bool, Decimal | None]:
+    """(type failure, typed value) as the catalog defines a decimal: up to 20 digits, a dot and up to 4 more."""
+    if value is None or not value.strip():
+        return False, None
+    if re.fullmatch(r"[+-]?[0-9]{1,20}(\.[0-9]{1,4})?", value) is None:
+        return True, None
+    return False, Decimal(value).quantize(Decimal("0.0001"))
+
+
+def _decimal_texts(rng: random.Random, count: int) -> list[str]:
+    def plain() -> str:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([1, 1, 2, 3, 11, 12, 20, 21])))
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 6)))
+        sign = rng.choice(["", "", "-", "+"])
+        return sign + digits + ("." + fraction if fraction or rng.random() < 0.1 else "")
+
+    def noise() -> str:
+        return "".join(rng.choice("0123456789.+-e ") for _ in range(rng.randrange(0, 6)))
+
+    return [plain() if rng.random() < 0.8 else noise() for _ in range(count)]
+
+
+def test_decimals_parse_exactly_as_the_pattern_and_a_decimal_parse_say() -> None:
+    rng = random.Random(11)
+    texts = _decimal_texts(rng, 3000)
+    clean = [f"{rng.randrange(-(10**11), 10**11)}.{rng.randrange(10**4):04d}" for _ in range(3000)]
+    clean += [f"{rng.randrange(10**6)}", "0.5", "-0.00", "+7.25", "99999999999.9999", "-99999999999.9999", ""]
+    present = pipeline.quality.present
+    assert pipeline._parse_decimal(pa.array(clean), present(pa.array(clean))) is not None  # the fast path ran
+    batches = [texts, clean, [*clean[:50], "1 "], [*clean[:50], "123456789012.5"], *([t] for t in texts[:500])]
+    for values in batches:
+        column = pa.array(values, pa.string())
+        for part in (column, column.slice(1)):
+            failed, typed = pipeline.parse(part, "decimal")
+            expected = [_decimal_reference(v) for v in part.to_pylist()]
+            assert failed.tolist() == [f for f, _ in expected], values[:5]
+            assert typed.to_pylist() == [d for _, d in expected], values[:5]
 
 
 def test_blank_is_what_strip_calls_empty_on_slices_too() -> None:

@@ -23,13 +23,14 @@ import pyarrow.parquet as pq
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import quality
-from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet
+from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet, string_buffers
 
+_DECIMAL_SCALE: Final = 4
 # The lake's column types for the catalog's field types. Decimals keep 4 places (money in 元 has 2).
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
-    "decimal": pa.decimal128(24, 4),
+    "decimal": pa.decimal128(24, _DECIMAL_SCALE),
     "date": pa.date32(),
     "timestamp": pa.timestamp("us"),
     "boolean": pa.bool_(),
@@ -135,6 +136,50 @@ def _nulls_except(values: pa.Array, keep: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
 
 
+# Decimals with at most this many integer digits are exact through float64: the value times 10^4 is below 2^50,
+# where a correctly rounded parse and one multiplication stay within 1/4 of the integer, so rounding finds it.
+_FLOAT_EXACT_INTEGER_DIGITS: Final = 11
+
+
+def _parse_decimal(values: pa.Array, present: np.ndarray) -> tuple[np.ndarray, pa.Array] | None:
+    """Type failures and typed column of a plain decimal column, or None when the batch needs the general path.
+
+    Same answers as the pattern and Arrow's decimal cast, at a third of the cost: the batch's bytes are counted
+    (only digits, dots and signs; as many dots and signs as values that start with a sign or hold a dot, so no
+    value has two or a misplaced one), each value's shape follows from its length and dot position, and the
+    values are parsed as float64 and scaled to integers, exact for up to 11 integer digits.
+    """
+    found = string_buffers(values)
+    if found is None or values.null_count or len(found[1]) == 0:
+        return None
+    offsets, data = found
+    body = data[offsets[0] : offsets[-1]]
+    dots, pluses, minuses = (int(np.count_nonzero(body == ord(c))) for c in ".+-")
+    if np.count_nonzero((body - np.uint8(ord("0"))) > 9) != dots + pluses + minuses:
+        return None  # some other byte: spaces, exponents, letters …
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    first = data[np.minimum(starts, max(len(data) - 1, 0))]
+    signed = present & ((first == ord("+")) | (first == ord("-")))
+    dot = np.asarray(pc.find_substring(values, ".").to_numpy(zero_copy_only=False))
+    has_dot = present & (dot >= 0)
+    if np.count_nonzero(signed) != pluses + minuses or np.count_nonzero(has_dot) != dots:
+        return None
+    integer_digits = np.where(has_dot, dot, lengths) - signed
+    fraction_digits = np.where(has_dot, lengths - dot - 1, 0)
+    good = present & (integer_digits >= 1) & (integer_digits <= 20) & (~has_dot | (fraction_digits >= 1))
+    good &= fraction_digits <= 4
+    if (integer_digits[good] > _FLOAT_EXACT_INTEGER_DIGITS).any():
+        return None
+    floats = pc.cast(_nulls_except(values, good), pa.float64()).to_numpy(zero_copy_only=False)
+    scaled = np.rint(np.nan_to_num(floats) * 10**_DECIMAL_SCALE).astype(np.int64)
+    # decimal128 is two little-endian 64-bit words per value, the high one the sign extension of the low one
+    words = np.empty((len(values), 2), dtype=np.int64)
+    words[:, 0], words[:, 1] = scaled, scaled >> 63
+    validity = pa.array(good, pa.bool_()).buffers()[1]
+    typed = pa.Array.from_buffers(ARROW_TYPES["decimal"], len(values), [validity, pa.py_buffer(words)])
+    return present & ~good, typed
+
+
 def parse(values: pa.Array, data_type: str) -> tuple[np.ndarray, pa.Array]:
     """Type failures of a text column and its typed column (null where blank or failed).
 
@@ -145,6 +190,8 @@ def parse(values: pa.Array, data_type: str) -> tuple[np.ndarray, pa.Array]:
         return np.zeros(len(values), dtype=bool), _nulls_except(values, present)
     if data_type in _LAYOUTS:
         return _parse_temporal(values, present, data_type)
+    if data_type == "decimal" and (fast := _parse_decimal(values, present)) is not None:
+        return fast
     pattern = _TYPE_PATTERNS[data_type]
     good = present & np.asarray(
         pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)

@@ -220,16 +220,6 @@ def _first_decode_error(path: Path, encoding: str, chunk: int = 1 << 20) -> tupl
             lines += data.count(b"\n")
 
 
-def _line_at(path: Path, offset: int, chunk: int = 1 << 20) -> int:
-    """The line number of the byte at ``offset``."""
-    lines = 1
-    with path.open("rb") as f:
-        while offset > 0 and (data := f.read(min(chunk, offset))):
-            lines += data.count(b"\n")
-            offset -= len(data)
-    return lines
-
-
 def _encoding_error(path: Path, encoding: str, where: tuple[int, int] | None) -> DataFormatError:
     offset, line = where if where else (None, None)
     place_zh = f"第 {line} 行附近（字节偏移 {offset}）" if where else "某处"
@@ -389,6 +379,10 @@ def _check_header(raw: Sequence[Any], *, file: str) -> list[str]:
     return names
 
 
+class _NeedsDecodedText(Exception):
+    """A GB18030 file read as bytes met a row that only a decoded read can report."""
+
+
 class _CsvSource(Source):
     def __init__(
         self,
@@ -407,6 +401,8 @@ class _CsvSource(Source):
         self.delimiter = "\t" if fmt is SourceFormat.TSV else ","
         # Arrow strips a UTF-8 BOM itself and is fastest on its native UTF-8; other encodings are transcoded.
         self._arrow_encoding = "utf8" if encoding in {"utf-8", "utf-8-sig"} else encoding
+        # GB18030 is parsed as bytes and its non-ASCII columns transcoded by iconv (see transcode.py).
+        self._by_column = self._arrow_encoding == "gb18030" and transcode.available()
         self._raw_names = self._read_header()
         if any("\ufffd" in n for n in self._raw_names):
             # Arrow replaced undecodable header bytes: the header itself is in another encoding.
@@ -425,7 +421,7 @@ class _CsvSource(Source):
             raise _encoding_error(self.path, self.encoding or "utf-8", where) from None
 
     def _open(
-        self, column_types: dict[str, pa.DataType] | None = None, f: Any = None, encoding: str | None = None
+        self, column_types: dict[str, pa.DataType] | None = None, f: Any = None, *, by_column: bool = False
     ) -> pacsv.CSVStreamingReader:
         def invalid_row(row: pacsv.InvalidRow) -> str:
             self._pending.append((row.number, row.expected_columns, row.actual_columns))
@@ -435,7 +431,10 @@ class _CsvSource(Source):
         return pacsv.open_csv(
             f if f is not None else str(self.path),
             read_options=pacsv.ReadOptions(
-                encoding=encoding or self._arrow_encoding,
+                # Read as bytes, the header cannot be decoded by Arrow: its names are the ones read before.
+                encoding="utf8" if by_column else self._arrow_encoding,
+                column_names=self._raw_names if by_column else None,
+                skip_rows=1 if by_column else 0,
                 block_size=self.block_size,
                 # Single-threaded parsing is what gives the invalid-row handler its physical line numbers.
                 use_threads=False,
@@ -449,6 +448,8 @@ class _CsvSource(Source):
     def _flush_bad_rows(self) -> None:
         pending, self._pending[:] = list(self._pending), []
         for line, expected, actual in pending:
+            if line is not None and line <= self._reported_through:
+                continue  # reported before a re-read (see _batches)
             self._bad(
                 line,
                 f"应有 {expected} 个字段，实际 {actual} 个。",
@@ -456,25 +457,42 @@ class _CsvSource(Source):
                 expected_fields=expected,
                 actual_fields=actual,
             )
+            self._reported_through = max(self._reported_through, line or 0)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        types = {n: pa.string() for n in self._raw_names}
-        f, encoding = self._open_stream()
-        with f:
+        self._rows_done = self._reported_through = 0
+        if not self._by_column:
+            yield from self._parse(by_column=False)
+            return
+        try:
+            yield from self._parse(by_column=True)
+        except _NeedsDecodedText:
+            # Arrow hands a ragged row's text to the bad-row handler decoded as UTF-8, which GB18030 bytes are
+            # not, and stops. Read on from the row reached with the file decoded by Python's codec instead.
+            yield from self._parse(by_column=False)
+
+    def _parse(self, *, by_column: bool) -> Iterator[pa.RecordBatch]:
+        """Parse the file, skipping the ``_rows_done`` rows already yielded by an earlier pass."""
+        types = {n: pa.binary() if by_column else pa.string() for n in self._raw_names}
+        skip = self._rows_done
+        with pa.OSFile(str(self.path), "rb") as f:
             reader: pacsv.CSVStreamingReader | None = None
             while True:
                 try:
                     # Opening already parses the first block, so it can fail like any later read.
-                    reader = reader or self._open(types, f, encoding)
+                    reader = reader or self._open(types, f, by_column=by_column)
                     batch = reader.read_next_batch()
+                    columns = [transcode.to_utf8(c) for c in batch.columns] if by_column else batch.columns
                 except StopIteration:
                     self._flush_bad_rows()
                     return
+                except transcode.UndecodableValue as bad:
+                    raise self._undecodable(self._rows_done + bad.index + 1) from None
                 except (pa.ArrowInvalid, UnicodeDecodeError):
+                    if by_column:
+                        raise _NeedsDecodedText from None
                     # Arrow's message may quote the data, so it is not passed on; find the place ourselves.
                     where = _first_decode_error(self.path, self._python_encoding())
-                    if where is None and isinstance(f, transcode.Gb18030ToUtf8) and f.failed_at is not None:
-                        where = (f.failed_at, _line_at(self.path, f.failed_at))
                     if where is not None:
                         raise _encoding_error(self.path, self.encoding or "utf-8", where) from None
                     raise DataFormatError(
@@ -485,18 +503,26 @@ class _CsvSource(Source):
                     ) from None
                 self._flush_bad_rows()
                 self.bytes_read = min(f.tell(), self.total_bytes or 0)
-                yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+                batch = pa.RecordBatch.from_arrays(columns, schema=self.schema)
+                if skip:
+                    batch, skip = batch.slice(min(skip, batch.num_rows)), max(skip - batch.num_rows, 0)
+                self._rows_done += batch.num_rows
+                if batch.num_rows:
+                    yield batch
 
-    def _open_stream(self) -> tuple[Any, str]:
-        """The file as Arrow will read it, and its encoding then: GB18030 is decoded by iconv, off the GIL (see
-        transcode.py), and reaches Arrow as UTF-8."""
-        if self._arrow_encoding == "gb18030":
-            raw = self.path.open("rb")
-            utf8 = transcode.open_gb18030(raw)
-            if utf8 is not None:
-                return utf8, "utf8"
-            raw.close()
-        return pa.OSFile(str(self.path), "rb"), self._arrow_encoding
+    def _undecodable(self, row: int) -> DataFormatError:
+        """The error for a value iconv refused in data row ``row``: at its byte and line when Python's codec
+        finds the same bad bytes (it nearly always does), else at its row."""
+        where = _first_decode_error(self.path, self._python_encoding())
+        if where is not None:
+            return _encoding_error(self.path, self.encoding or "utf-8", where)
+        return DataFormatError(
+            f"文件 {self.path.name} 的第 {row} 条记录不是有效的 {self.encoding} 编码。",
+            f"Record {row} of file {self.path.name} is not valid {self.encoding}.",
+            file=str(self.path),
+            row=row,
+            encoding=self.encoding,
+        )
 
     def _python_encoding(self) -> str:
         return "utf-8" if self._arrow_encoding == "utf8" else self._arrow_encoding
