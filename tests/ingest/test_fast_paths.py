@@ -213,6 +213,19 @@ def test_read_ahead_hands_over_every_batch_and_the_error_after_them(tmp_path: Pa
     assert raised.value.details["line"] == 4002 and 3000 < seen <= 4000  # header is line 1, row 4000 is line 4002
 
 
+def test_small_blocks_join_into_whole_batches_and_rows_read_before_an_error_come_first(tmp_path: Path) -> None:
+    source = open_source(_csv(tmp_path / "ok.csv", 5000), batch_rows=1500, block_size=4096)
+    sizes = [b.num_rows for b in source.batches()]
+    assert sizes == [1500, 1500, 1500, 500]  # blocks of 4 KiB hold ~500 rows: joined, and cut where needed
+    assert pa.Table.from_batches(list(source.batches())).column("a").to_pylist() == [str(i) for i in range(5000)]
+    source = open_source(_csv(tmp_path / "ragged.csv", 5000, ragged_at=4000), batch_rows=3000, block_size=4096)
+    seen = []
+    with pytest.raises(DataFormatError):
+        for batch in source.batches():
+            seen.append(batch.num_rows)
+    assert seen[0] == 3000 and 0 < sum(seen[1:]) <= 1000  # the rows before the ragged one, though short of a batch
+
+
 def test_a_reader_left_early_stops_its_thread(tmp_path: Path) -> None:
     before = threading.active_count()
     batches = open_source(_csv(tmp_path / "ok.csv", 5000), batch_rows=100, block_size=4096).batches()

@@ -55,9 +55,14 @@ __all__ = [
 BadRowHandler = Callable[[int, str], None]
 """Called as ``on_bad_row(line_number, reason)``; the reason names counts and fields, never values."""
 
-DEFAULT_BATCH_ROWS = 65536
+# Rows per batch handed to the data path: its per-batch cost (hundreds of Arrow and numpy calls) was a quarter of
+# the ingest's time at 65,536 rows per batch. Parsers still read small blocks; batches join them (``_resized``).
+DEFAULT_BATCH_ROWS = 262144
+# Rows a source that builds batches from Python objects (XLSX, JSON lines, SQL) holds at once.
+PYTHON_ROWS_AT_ONCE = 65536
 DEFAULT_SAMPLE_BYTES = 1 << 20
-# Arrow parses one block at a time; 4 MiB keeps memory small while amortizing per-block overhead.
+# Arrow parses one block at a time; 4 MiB keeps memory small (Arrow holds several blocks ahead: ~35 MiB at
+# 4 MiB, ~340 MiB at 16 MiB) while amortizing per-block overhead.
 DEFAULT_BLOCK_SIZE = 4 << 20
 # Batches read (parsed, decoded) ahead on a background thread while the caller works on the current one.
 READ_AHEAD_BATCHES = 2
@@ -291,6 +296,40 @@ def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.Re
         reader.join()
 
 
+def _resized(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of ``rows`` (the last may be shorter). Parsers read in blocks of a few MiB, which
+    keeps their memory small; the data path works on fewer, larger batches, which spreads its per-batch cost
+    (hundreds of Arrow and numpy calls) over more rows. Long blocks are cut by zero-copy slices."""
+    pieces: list[pa.RecordBatch] = []
+
+    def joined() -> pa.RecordBatch:
+        return pieces[0] if len(pieces) == 1 else pa.concat_batches(pieces)
+
+    held = 0
+    try:
+        try:
+            for batch in batches:
+                start = 0
+                while start < batch.num_rows:
+                    piece = batch.slice(start, rows - held)
+                    pieces.append(piece)
+                    held += piece.num_rows
+                    start += piece.num_rows
+                    if held == rows:
+                        yield joined()
+                        pieces, held = [], 0
+        except Exception:
+            if held:  # the rows read before an error still come first, as they would unjoined
+                yield joined()
+            raise
+        if held:
+            yield joined()
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # a reader stopped early closes its file now, on this thread
+
+
 class Source:
     """One readable input. ``batches()`` starts a fresh pass each time it is called and updates the counters."""
 
@@ -310,6 +349,8 @@ class Source:
         self.format = fmt
         self.location = location
         self.batch_rows = batch_rows
+        # Sources that build batches from Python rows hold at most this many at once (then joined up to batch_rows).
+        self.chunk_rows = min(batch_rows, PYTHON_ROWS_AT_ONCE)
         self.on_bad_row = on_bad_row
         self.encoding = None
         self.total_bytes = None
@@ -319,12 +360,9 @@ class Source:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         self.bytes_read = self.rows_read = self.bad_rows = 0
-        for batch in _read_ahead(self._batches(), depth=READ_AHEAD_BATCHES):
-            # Arrow blocks can hold more rows than asked; zero-copy slices keep batches within batch_rows.
-            for start in range(0, batch.num_rows, self.batch_rows):
-                piece = batch.slice(start, self.batch_rows)
-                self.rows_read += piece.num_rows
-                yield piece
+        for batch in _read_ahead(_resized(self._batches(), self.batch_rows), depth=READ_AHEAD_BATCHES):
+            self.rows_read += batch.num_rows
+            yield batch
         if self.total_bytes is not None:
             self.bytes_read = self.total_bytes
 
@@ -439,7 +477,12 @@ class _CsvSource(Source):
                 # Single-threaded parsing is what gives the invalid-row handler its physical line numbers.
                 use_threads=False,
             ),
-            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=invalid_row),
+            parse_options=pacsv.ParseOptions(
+                # Arrow hands the handler a ragged row's text decoded as UTF-8, which GB18030 bytes are not: read
+                # as bytes, a ragged row stops the read instead, and _batches reads on decoded.
+                delimiter=self.delimiter,
+                invalid_row_handler=None if by_column else invalid_row,
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types=column_types or {}, strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
@@ -448,8 +491,6 @@ class _CsvSource(Source):
     def _flush_bad_rows(self) -> None:
         pending, self._pending[:] = list(self._pending), []
         for line, expected, actual in pending:
-            if line is not None and line <= self._reported_through:
-                continue  # reported before a re-read (see _batches)
             self._bad(
                 line,
                 f"应有 {expected} 个字段，实际 {actual} 个。",
@@ -457,18 +498,17 @@ class _CsvSource(Source):
                 expected_fields=expected,
                 actual_fields=actual,
             )
-            self._reported_through = max(self._reported_through, line or 0)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        self._rows_done = self._reported_through = 0
+        self._rows_done = 0
         if not self._by_column:
             yield from self._parse(by_column=False)
             return
         try:
             yield from self._parse(by_column=True)
         except _NeedsDecodedText:
-            # Arrow hands a ragged row's text to the bad-row handler decoded as UTF-8, which GB18030 bytes are
-            # not, and stops. Read on from the row reached with the file decoded by Python's codec instead.
+            # A ragged row (see _open), or bytes Arrow cannot parse: read on from the row reached with the file
+            # decoded by Python's codec, which reports either at its line.
             yield from self._parse(by_column=False)
 
     def _parse(self, *, by_column: bool) -> Iterator[pa.RecordBatch]:
@@ -644,7 +684,7 @@ class _XlsxSource(Source):
                     continue
                 for i in range(width):
                     cols[i].append(_cell_text(row[i]) if i < len(row) else None)
-                if len(cols[0]) >= self.batch_rows:
+                if len(cols[0]) >= self.chunk_rows:
                     self.bytes_read = min(f.tell(), self.total_bytes or 0)
                     yield pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in cols], schema=self.schema)
                     cols = [[] for _ in range(width)]
@@ -730,7 +770,7 @@ class _JsonlSource(Source):
                 )
                 continue
             rows.append(obj)
-            if len(rows) >= self.batch_rows:
+            if len(rows) >= self.chunk_rows:
                 yield self._to_batch(rows)
                 rows = []
         if rows:
@@ -855,11 +895,11 @@ class _SqlSource(Source):
         types = list(self.schema.types)
         try:
             with self.engine.connect() as conn:
-                # A server-side cursor: the database hands over batch_rows rows at a time, never the whole table.
-                result = conn.execution_options(stream_results=True, yield_per=self.batch_rows).execute(
+                # A server-side cursor: the database hands over chunk_rows rows at a time, never the whole table.
+                result = conn.execution_options(stream_results=True, yield_per=self.chunk_rows).execute(
                     select(self.table)
                 )
-                for part in result.partitions(self.batch_rows):
+                for part in result.partitions(self.chunk_rows):
                     arrays = [pa.array([_sql_value(row[i], typ) for row in part], typ) for i, typ in enumerate(types)]
                     yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         finally:
