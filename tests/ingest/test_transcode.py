@@ -47,6 +47,23 @@ def test_values_stay_apart_whatever_they_hold() -> None:
     assert transcode.to_utf8(_column([None, "阳".encode("gb18030"), None])).to_pylist() == [None, "阳", None]
 
 
+def test_repetitive_columns_go_through_their_dictionary_with_the_same_text_and_errors() -> None:
+    rng = random.Random(3)
+    places = ["沈阳北站", "中街", "青年大街", "a", ""]
+    repetitive = [rng.choice(places) for _ in range(2000)]
+    varied = [f"张{i}号" for i in range(2000)]
+    columns = transcode.Gb18030Columns()
+    for _ in range(2):  # the first batch decides, the second uses what was learnt
+        for index, texts in enumerate([repetitive, varied]):
+            column = _column([t.encode("gb18030") for t in texts])
+            assert columns.to_utf8(index, column).to_pylist() == texts
+    assert columns._repetitive == {0: True, 1: False}
+    bad = [*(p.encode("gb18030") for p in repetitive[:200]), b"\xff\xfe", b"\xff\xfe"]
+    with pytest.raises(transcode.UndecodableValue) as caught:
+        columns.to_utf8(0, _column(bad))
+    assert caught.value.index == 200 and columns._repetitive[0]  # the row, not the place in the dictionary
+
+
 def test_an_ascii_column_is_only_relabelled() -> None:
     column = _column([b"2101", b"", b"1.00"])
     text = transcode.to_utf8(column)

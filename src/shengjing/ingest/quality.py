@@ -57,6 +57,12 @@ PROVINCE_CODES = frozenset(
 )
 # GB 11643 weights 2^(17-i) mod 11; the same numbers stdnum.cn.ric uses implicitly through int(x, 13).
 ID_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int32)
+_ID_WEIGHTS_U8 = ID_WEIGHTS.astype(np.uint8)
+# The check character (as a byte) for each weighted sum, and each last byte with "x" read as "X".
+_ID_MAX_SUM = int(9 * ID_WEIGHTS.sum())
+_ID_CHECK_CHARACTER = np.array([ord("10X98765432"[total % 11]) for total in range(_ID_MAX_SUM + 1)], dtype=np.uint8)
+_UPPER_X = np.arange(256, dtype=np.uint8)
+_UPPER_X[ord("x")] = ord("X")
 _PROVINCE_KNOWN = np.zeros(100, dtype=np.bool_)
 _PROVINCE_KNOWN[list(PROVINCE_CODES)] = True
 # GB 32100 alphabet (no I, O, S, V, Z) and weights 3^i mod 31, as in stdnum.cn.uscc.
@@ -387,29 +393,34 @@ def id_number_failures(
     text = _as_string(arr)
     n = len(text)
     has = present(text) if has is None else has
-    # The shape ^[0-9]{17}[0-9Xx]$ and the weighted sum of the check, one digit column at a time (see _digits).
+    # The shape ^[0-9]{17}[0-9Xx]$ and the weighted sum of the check, one digit column at a time (see _digits),
+    # in the narrowest types that hold them: a digit times its weight fits a byte, the sum (≤ 1530) 16 bits.
     shaped = has & _mask(pc.equal(pc.binary_length(text), 18))
     b = _fixed_width_bytes(text, shaped, 18)
-    total = np.zeros(n, dtype=np.int32)
+    total = np.zeros(n, dtype=np.int16)
+    digits = []
     for j in range(17):
         digit = b[:, j] - np.uint8(ord("0"))  # uint8 wraps below "0", so one comparison tests both ends
         shaped &= digit <= 9
-        total += digit * ID_WEIGHTS[j]
+        total += digit * _ID_WEIGHTS_U8[j]
+        digits.append(digit)
     last = b[:, 17]
     shaped &= ((last - np.uint8(ord("0"))) <= 9) | (last == ord("X")) | (last == ord("x"))
-    province = _digits(b[:, 0:2])
-    y, m, d = _digits(b[:, 6:10]), _digits(b[:, 10:12]), _digits(b[:, 12:14])
-    birth = y * 10000 + m * 100 + d
-    check = (12 - total % 11) % 11
-    expected = np.where(check == 10, ord("X"), check + 48)
+
+    def number(first: int, count: int) -> npt.NDArray[np.int32]:
+        out = digits[first].astype(np.int32)
+        for j in range(first + 1, first + count):
+            out = out * 10 + digits[j]
+        return out
+
+    province, y, m, d = number(0, 2), number(6, 4), number(10, 2), number(12, 2)
     lower = last == ord("x")
-    actual = np.where(lower, ord("X"), last)
     checks = [
         has & ~shaped,
         shaped & ~_PROVINCE_KNOWN[np.clip(province, 0, 99)],
         shaped & ~_real_dates(y, m, d),
-        shaped & (birth > _ymd(today)),
-        shaped & (actual != expected),
+        shaped & (y * 10000 + m * 100 + d > _ymd(today)),
+        shaped & (_ID_CHECK_CHARACTER[np.clip(total, 0, _ID_MAX_SUM)] != _UPPER_X[last]),
         shaped & lower & (not allow_lowercase_x),
     ]
     failed, reason = _first_reason(n, checks)

@@ -515,6 +515,7 @@ class _CsvSource(Source):
         """Parse the file, skipping the ``_rows_done`` rows already yielded by an earlier pass."""
         types = {n: pa.binary() if by_column else pa.string() for n in self._raw_names}
         skip = self._rows_done
+        transcoder = transcode.Gb18030Columns()
         with pa.OSFile(str(self.path), "rb") as f:
             reader: pacsv.CSVStreamingReader | None = None
             while True:
@@ -522,7 +523,9 @@ class _CsvSource(Source):
                     # Opening already parses the first block, so it can fail like any later read.
                     reader = reader or self._open(types, f, by_column=by_column)
                     batch = reader.read_next_batch()
-                    columns = [transcode.to_utf8(c) for c in batch.columns] if by_column else batch.columns
+                    columns = (
+                        [transcoder.to_utf8(i, c) for i, c in enumerate(batch.columns)] if by_column else batch.columns
+                    )
                 except StopIteration:
                     self._flush_bad_rows()
                     return
