@@ -18,7 +18,7 @@ import pytest
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import pipeline, quality, standardize
-from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind, process_in_order
+from shengjing.ingest.pipeline import BatchProcessor, TargetField, WriteBehind, process_in_order, statistics_columns
 from shengjing.ingest.readers import open_source
 from shengjing.ingest.standardize import load_rules
 
@@ -252,3 +252,20 @@ def test_write_behind_writes_in_order_and_raises_a_write_error(tmp_path: Path) -
     # The schema mismatch happens on the writer's thread; it surfaces here, on leaving the block.
     with pytest.raises(ValueError, match="schema"), WriteBehind(tmp_path / "bad.parquet", schema) as writer:
         writer.write_batch(wrong)
+
+
+def test_statistics_for_numbers_and_sorted_text_only() -> None:
+    batch = pa.RecordBatch.from_pydict(
+        {"n": [3, 1, 2], "sorted": ["a", "b", "b"], "unsorted": ["b", "a", "c"], "with_null": ["a", None, "b"]}
+    )
+    assert statistics_columns(batch) == ["n", "sorted", "with_null"]
+
+
+def test_write_behind_writes_statistics_where_they_can_prune(tmp_path: Path) -> None:
+    schema = pa.schema([("n", pa.int64()), ("id", pa.string()), ("name", pa.string())])
+    with WriteBehind(tmp_path / "s.parquet", schema) as writer:
+        writer.write_batch(pa.RecordBatch.from_pydict({"n": [2, 1], "id": ["1", "2"], "name": ["b", "a"]}, schema))
+    row_group = pq.ParquetFile(tmp_path / "s.parquet").metadata.row_group(0)
+    stats = {row_group.column(i).path_in_schema: row_group.column(i).statistics for i in range(3)}
+    assert (stats["n"].min, stats["n"].max, stats["id"].min, stats["id"].max) == (1, 2, "1", "2")
+    assert stats["name"] is None
