@@ -358,9 +358,9 @@ def statistics_columns(batch: pa.RecordBatch) -> list[str]:
 class WriteBehind:
     """A Parquet file written from a background thread: encoding and compressing one batch (Arrow releases the
     GIL) overlaps with processing the next. At most ``depth`` batches wait, so memory stays bounded. The writer
-    opens on the first batch, which decides the dictionary-encoded columns and those with statistics; a file given no batch is written
-    empty, with its schema. A write error is raised by the next ``write_batch`` or on leaving the block, as the
-    same exception object."""
+    opens on the first batch, which decides the dictionary-encoded columns and those with statistics; a file
+    given no batch is written empty, with its schema. A write error is raised by the next ``write_batch`` or on
+    leaving the block, as the same exception object."""
 
     _CLOSE = None
 
