@@ -79,7 +79,9 @@ def test_a_department_files_a_resource_through_the_form_and_rule_errors_show_bes
     client: TestClient, city: World
 ) -> None:
     csrf = login(client, "hrss")
-    assert client.get("/catalog/new").status_code == 200
+    form = client.get("/catalog/new")
+    assert form.status_code == 200
+    assert '<option value="HRSS" selected>沈阳市人力资源和社会保障局</option>' in form.text  # its own, by name
 
     bad = client.post(
         "/catalog/new", data=resource_form(csrf, "SB-0100", quality_rules="rules:\n  - {kind: nonsense}\n")

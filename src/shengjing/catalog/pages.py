@@ -218,7 +218,7 @@ def _edit_page(
             **_labels(),
             "form": form,
             "editing": editing,
-            "departments": service.department_codes(db, actor),
+            "departments": service.department_choices(db, actor),
             # Suggestions for the fields' data elements, for those who may read the library.
             "elements": service.list_data_elements(db, actor) if actor.has(perms.RESOURCE_VIEW) else [],
             "error": error,
@@ -303,8 +303,8 @@ ResourceForm = Annotated[dict[str, Any], Depends(resource_form)]
 
 @router.get("/catalog/new")
 def resource_new(request: Request, db: DB, actor: Principal = requires(perms.RESOURCE_ADD)) -> Response:
-    departments = service.department_codes(db, actor)
-    form = {**EMPTY_FORM, "department": departments[0] if len(departments) == 1 else ""}
+    departments = service.department_choices(db, actor)
+    form = {**EMPTY_FORM, "department": departments[0].code if len(departments) == 1 else ""}
     return _edit_page(request, db, actor, form, editing=None)
 
 

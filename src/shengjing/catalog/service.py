@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import TypeAdapter
@@ -374,13 +374,21 @@ def search(
     )
 
 
-def department_codes(db: Session, actor: Principal) -> list[str]:
+class DepartmentChoice(NamedTuple):
+    code: str
+    name: str
+    name_en: str | None
+
+
+def department_choices(db: Session, actor: Principal) -> list[DepartmentChoice]:
     """Departments the actor may file resources for: its own, or every one for the data bureau. (Not through
     identity's organization list: filing a resource must not need the permission to view organizations.)"""
-    stmt = select(Organization.code).where(Organization.org_type == OrgType.DEPARTMENT.value)
+    stmt = select(Organization.code, Organization.name, Organization.name_en).where(
+        Organization.org_type == OrgType.DEPARTMENT.value
+    )
     if not actor.sees_all_orgs:
         stmt = stmt.where(Organization.id == actor.org_id)
-    return list(db.scalars(stmt.order_by(Organization.code)))
+    return [DepartmentChoice(*row) for row in db.execute(stmt.order_by(Organization.code))]
 
 
 # --- ingest support: what the ingest domain reads before and records after a run ------------------------
