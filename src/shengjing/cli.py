@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -49,6 +50,9 @@ class _DomainCommands(TyperGroup):
             holder.callback()(lambda: None)  # a callback makes typer build a group, even for one command
             built = typer.main.get_group(holder).commands[name]
             self.add_command(built, name)
+        # What is imported now lives until the process ends, so the collector need not walk it again: a full
+        # collection over it took ~50 ms of an ingest, with the GIL held, and another as the process exits.
+        gc.freeze()
 
 
 app = typer.Typer(

@@ -95,6 +95,15 @@ def test_gb18030_keeps_characters_outside_gbk(tmp_path: Path) -> None:
     assert _read(open_source(gb))[5]["姓名"] == "王" + BEYOND_GBK
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_header_longer_than_the_first_small_read_is_read_whole(tmp_path: Path, encoding: str) -> None:
+    header = [f"字段{i:05d}" for i in range(8000)]  # ~100 KB: more than the block the header is first read from
+    path = _write_csv(tmp_path / "wide.csv", header, [[str(i) for i in range(8000)]], encoding)
+    source = open_source(path, encoding=encoding)
+    assert source.columns == header
+    assert _read(source)[0]["字段07999"] == "7999"
+
+
 def test_encoding_override_bypasses_detection(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "gbk.csv", HEADER, _rows(50), "gbk")
     source = open_source(path, encoding="GBK")

@@ -64,6 +64,7 @@ DEFAULT_SAMPLE_BYTES = 1 << 20
 # Arrow parses one block at a time; 4 MiB keeps memory small (Arrow holds several blocks ahead: ~35 MiB at
 # 4 MiB, ~340 MiB at 16 MiB) while amortizing per-block overhead.
 DEFAULT_BLOCK_SIZE = 4 << 20
+_HEADER_BLOCK_SIZE = 64 << 10
 # Batches read (parsed, decoded) ahead on a background thread while the caller works on the current one.
 READ_AHEAD_BATCHES = 2
 
@@ -450,16 +451,26 @@ class _CsvSource(Source):
 
     def _read_header(self) -> list[str]:
         try:
-            # The first block is enough for the header; Arrow handles quoting and the BOM.
-            with self._open() as reader:
-                return list(reader.schema.names)
+            # The first block is enough for the header; Arrow handles quoting and the BOM. A small block is read
+            # (and, for GB18030, decoded by Python's codec) quickly; a header longer than that takes a full one.
+            try:
+                with self._open(block_size=_HEADER_BLOCK_SIZE) as reader:
+                    return list(reader.schema.names)
+            except pa.ArrowInvalid:
+                with self._open() as reader:
+                    return list(reader.schema.names)
         except (pa.ArrowInvalid, UnicodeDecodeError):
             # Arrow decodes ahead of the header, so the bad bytes may be further on: find them.
             where = _first_decode_error(self.path, self._python_encoding()) or (0, 1)
             raise _encoding_error(self.path, self.encoding or "utf-8", where) from None
 
     def _open(
-        self, column_types: dict[str, pa.DataType] | None = None, f: Any = None, *, by_column: bool = False
+        self,
+        column_types: dict[str, pa.DataType] | None = None,
+        f: Any = None,
+        *,
+        by_column: bool = False,
+        block_size: int | None = None,
     ) -> pacsv.CSVStreamingReader:
         def invalid_row(row: pacsv.InvalidRow) -> str:
             self._pending.append((row.number, row.expected_columns, row.actual_columns))
@@ -473,7 +484,7 @@ class _CsvSource(Source):
                 encoding="utf8" if by_column else self._arrow_encoding,
                 column_names=self._raw_names if by_column else None,
                 skip_rows=1 if by_column else 0,
-                block_size=self.block_size,
+                block_size=min(block_size or self.block_size, self.block_size),
                 # Single-threaded parsing is what gives the invalid-row handler its physical line numbers.
                 use_threads=False,
             ),
