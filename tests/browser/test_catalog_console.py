@@ -18,7 +18,8 @@ from tests.conftest import World
 
 pytestmark = pytest.mark.browser
 
-POLICE, HRSS, HEALTH = (shenyang.DEPARTMENTS[i].code for i in (0, 2, 3))  # the demo's 公安局 admin is "gongan"
+POLICE, HRSS, HEALTH = (shenyang.DEPARTMENTS[i].code for i in (0, 2, 3))
+DEPARTMENT_NAMES = {d.code: d.name for d in shenyang.DEPARTMENTS}  # the demo's 公安局 admin is "gongan"
 
 
 @pytest.fixture
@@ -54,6 +55,7 @@ def test_analyst_searches_in_chinese_and_narrows_by_a_facet(
     expect(page.get_by_test_id("catalog-total")).to_have_text("共 2 条")
     department = page.locator(f"[data-facet='department'] a[data-value='{HRSS}']")
     expect(department).to_contain_text("1")
+    expect(department).to_contain_text(DEPARTMENT_NAMES[HRSS])  # shown by name, filtered by code
     with page.expect_response(is_htmx_catalog_query):
         department.click()
     expect(page.get_by_test_id("catalog-total")).to_have_text("共 1 条")

@@ -59,6 +59,10 @@ def test_chinese_search_understands_abbreviations_and_needs_every_term(city: Wor
         assert catalog.search(db, city.system, "100%_").total == 0  # LIKE wildcards are literal
         facets = catalog.search(db, city.system, "").facets
         assert {f.value: f.count for f in facets["department"]} == {"HRSS": 2, "POLICE": 1}
+        assert {f.value: f.label for f in facets["department"]} == {
+            "HRSS": "沈阳市人力资源和社会保障局",
+            "POLICE": "沈阳市公安局",
+        }
         assert [r.code for r in catalog.search(db, city.system, "", theme="人口").resources] == ["GA-0001"]
 
 

@@ -121,6 +121,8 @@ class ResourceOut(BaseModel):
 class Facet(BaseModel):
     value: str
     count: int
+    label: str | None = None  # what the value names, where it is a code (departments)
+    label_en: str | None = None
 
 
 class SearchResult(BaseModel):

@@ -364,12 +364,25 @@ def search(
             facets["theme"][name] += count
     total = sum(row[3] for row in rows)
     page = sorted(db.execute(page_stmt).all(), key=lambda row: row[0].code) if total else []
+    # Departments are counted by code and shown by name.
+    labels = {
+        code: (name, name_en)
+        for code, name, name_en in db.execute(
+            select(Organization.code, Organization.name, Organization.name_en).where(
+                Organization.code.in_(list(facets["department"]))
+            )
+        )
+    }
+
+    def facet(value: str, count: int) -> Facet:
+        label, label_en = labels.get(value, (None, None))
+        return Facet(value=value, count=count, label=label, label_en=label_en)
+
     return SearchResult(
         total=total,
         resources=[resource_out(r, org) for r, org in page],
         facets={
-            k: [Facet(value=v, count=n) for v, n in sorted(c.items(), key=lambda vn: (-vn[1], vn[0]))]
-            for k, c in facets.items()
+            k: [facet(v, n) for v, n in sorted(c.items(), key=lambda vn: (-vn[1], vn[0]))] for k, c in facets.items()
         },
     )
 
