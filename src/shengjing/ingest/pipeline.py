@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import quality
-from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet, string_buffers
+from shengjing.ingest.buffers import string_buffers
+from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet
 
 _DECIMAL_SCALE: Final = 4
 # The lake's column types for the catalog's field types. Decimals keep 4 places (money in 元 has 2).

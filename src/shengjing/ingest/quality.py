@@ -36,7 +36,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shengjing.errors import InvalidInput
-from shengjing.ingest.standardize import COLUMN_THREADS, WHITESPACE_FIRST_BYTES, string_buffers
+from shengjing.ingest.buffers import string_buffers
+from shengjing.ingest.standardize import COLUMN_THREADS, WHITESPACE_FIRST_BYTES
 
 BoolMask = npt.NDArray[np.bool_]
 

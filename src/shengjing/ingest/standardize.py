@@ -43,6 +43,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shengjing.errors import DataFormatError, InvalidInput
+from shengjing.ingest.buffers import string_buffers
 from shengjing.ingest.codelists import CITIES, CODE_LISTS, lookup_key
 
 # Why-code of a failure → (zh, en). Codes are stable: the quality step stores them with quarantined rows.
@@ -147,14 +148,6 @@ for _encoded in (c.encode() for c in _WHITESPACE):
         _TRIM_LAST[_encoded[0]] = True
     else:
         _TRIM_LAST_TWO[_encoded[-2] << 8 | _encoded[-1]] = True
-
-
-def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """The value offsets and the data bytes of a string array, as numpy views (None if it has no data)."""
-    if not pa.types.is_string(values.type) or values.buffers()[2] is None:
-        return None
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    return offsets, np.frombuffer(values.buffers()[2], dtype=np.uint8)
 
 
 def _may_need_trim(values: pa.Array) -> np.ndarray:

@@ -4,8 +4,8 @@ Why columns: GB18030 is ASCII-compatible and no byte of a multi-byte character i
 splits into rows and fields on its bytes exactly as its UTF-8 twin does. Arrow therefore parses the file as
 bytes (``binary`` columns), and only the columns that hold a byte ≥ 0x80 are transcoded — in a public-data
 file mostly names, addresses and places, a small part of the bytes; numbers, codes and times are ASCII and are
-already UTF-8. Transcoding the whole stream first cost ~0.75 s of CPU per 10 million bus-card trips; the
-columns cost a fifth of that.
+already UTF-8. For 10 million bus-card trips, transcoding the whole stream took ~0.75 s of CPU; the two
+columns with Chinese text take ~0.4 s.
 
 Why not Python's codec: it holds the GIL while it decodes, so decoding could not overlap with the rest of the
 ingest on a 2-core machine; iconv, called through ctypes (which releases the GIL), can. No maintained Python
@@ -29,6 +29,8 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from shengjing.ingest.buffers import string_buffers
 
 _ICONV_FAILED = ctypes.c_size_t(-1).value
 # Written after every value while a column is transcoded, to find the values again in the output: a NUL byte is
@@ -121,24 +123,10 @@ class Gb18030Columns:
         self._repetitive: dict[int, bool] = {}
 
     def to_utf8(self, column: int, values: pa.Array) -> pa.Array:
-        if self._repetitive.get(column, True) and not values.null_count and _has_high_bit(_body(values)[1]):
-            encoded = pc.dictionary_encode(values)
-            self._repetitive[column] = len(encoded.dictionary) <= REPETITIVE_SHARE * len(values)
-            if self._repetitive[column]:
-                try:
-                    return to_utf8(encoded.dictionary).take(encoded.indices)
-                except UndecodableValue as bad:  # numbered in the dictionary: name its first row instead
-                    indices = encoded.indices.to_numpy(zero_copy_only=False)
-                    raise UndecodableValue(int(np.flatnonzero(indices == bad.index)[0])) from None
-        return to_utf8(values)
-
-
-def _body(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The value offsets of a binary or string array and the bytes they span, as numpy views."""
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    data = values.buffers()[2]
-    body = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data else np.empty(0, dtype=np.uint8)
-    return offsets, body
+        text, repetitive = _to_utf8(values, through_dictionary=self._repetitive.get(column, True))
+        if repetitive is not None:
+            self._repetitive[column] = repetitive
+        return text
 
 
 def to_utf8(values: pa.Array) -> pa.Array:
@@ -147,13 +135,33 @@ def to_utf8(values: pa.Array) -> pa.Array:
     All-ASCII columns are only relabelled (no copy). Otherwise the values' bytes are transcoded in one iconv call,
     with a separator after each value to cut the output into the same values again.
     """
+    return _to_utf8(values, through_dictionary=False)[0]
+
+
+def _to_utf8(values: pa.Array, *, through_dictionary: bool) -> tuple[pa.Array, bool | None]:
+    """``to_utf8``, first trying the column's dictionary if asked to; and whether the column proved repetitive
+    (None when that was not tried: an ASCII column, or one with nulls)."""
     if values.null_count:
         text = to_utf8(pc.fill_null(values, b""))
-        return pc.if_else(pc.is_valid(values), text, pa.scalar(None, pa.string()))
+        return pc.if_else(pc.is_valid(values), text, pa.scalar(None, pa.string())), None
     n = len(values)
-    offsets, body = _body(values)
+    found = string_buffers(values)
+    if found is None:  # no data buffer: every value is empty
+        return values.view(pa.string()), None
+    offsets, data = found
+    body = data[offsets[0] : offsets[-1]]
     if not _has_high_bit(body):
-        return values.view(pa.string())
+        return values.view(pa.string()), None
+    repetitive = None
+    if through_dictionary:
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) <= REPETITIVE_SHARE * n:
+            try:
+                return to_utf8(encoded.dictionary).take(encoded.indices), True
+            except UndecodableValue as bad:  # numbered in the dictionary: name its first row instead
+                indices = encoded.indices.to_numpy(zero_copy_only=False)
+                raise UndecodableValue(int(np.flatnonzero(indices == bad.index)[0])) from None
+        repetitive = False
     separators_in = offsets[1:] - offsets[0] + np.arange(n)  # after each value, in the joined bytes
     joined = np.full(len(body) + n, _SEPARATOR, dtype=np.uint8)
     is_text = np.ones(len(joined), dtype=np.bool_)
@@ -166,12 +174,13 @@ def to_utf8(values: pa.Array) -> pa.Array:
     is_separator = out == _SEPARATOR
     separators = np.flatnonzero(is_separator)
     if len(separators) != n:  # the column has NULs of its own
-        return _one_by_one(body, offsets - offsets[0])
+        return _one_by_one(body, offsets - offsets[0]), repetitive
     new_offsets = np.empty(n + 1, dtype=np.int32)
     new_offsets[0] = 0
     new_offsets[1:] = separators - np.arange(n)
     text = out[~is_separator]
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(new_offsets), pa.py_buffer(text)])
+    array = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(new_offsets), pa.py_buffer(text)])
+    return array, repetitive
 
 
 def _one_by_one(body: np.ndarray, offsets: np.ndarray) -> pa.Array:
