@@ -399,22 +399,14 @@ def id_number_failures(
     shaped = has & _mask(pc.equal(pc.binary_length(text), 18))
     b = _fixed_width_bytes(text, shaped, 18)
     total = np.zeros(n, dtype=np.int16)
-    digits = []
     for j in range(17):
         digit = b[:, j] - np.uint8(ord("0"))  # uint8 wraps below "0", so one comparison tests both ends
         shaped &= digit <= 9
         total += digit * _ID_WEIGHTS_U8[j]
-        digits.append(digit)
     last = b[:, 17]
     shaped &= ((last - np.uint8(ord("0"))) <= 9) | (last == ord("X")) | (last == ord("x"))
-
-    def number(first: int, count: int) -> npt.NDArray[np.int32]:
-        out = digits[first].astype(np.int32)
-        for j in range(first + 1, first + count):
-            out = out * 10 + digits[j]
-        return out
-
-    province, y, m, d = number(0, 2), number(6, 4), number(10, 2), number(12, 2)
+    province = _digits(b[:, 0:2])
+    y, m, d = _digits(b[:, 6:10]), _digits(b[:, 10:12]), _digits(b[:, 12:14])
     lower = last == ord("x")
     checks = [
         has & ~shaped,
