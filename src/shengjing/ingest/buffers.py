@@ -13,3 +13,11 @@ def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
     return offsets, np.frombuffer(values.buffers()[2], dtype=np.uint8)
+
+
+def first_bytes(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Each value's first byte (a neighbour's byte, or 0 when there is no data, for an empty value: callers mask
+    empty values out)."""
+    if len(data) == 0:
+        return np.zeros(len(offsets) - 1, dtype=np.uint8)
+    return data[np.minimum(offsets[:-1], len(data) - 1)]

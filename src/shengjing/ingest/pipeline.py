@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from shengjing.errors import DataFormatError
 from shengjing.ingest import quality
-from shengjing.ingest.buffers import string_buffers
+from shengjing.ingest.buffers import first_bytes, string_buffers
 from shengjing.ingest.standardize import COLUMN_THREADS, REASONS, RuleSet
 
 _DECIMAL_SCALE: Final = 4
@@ -158,8 +158,8 @@ def _parse_decimal(values: pa.Array, present: np.ndarray) -> tuple[np.ndarray, p
     dots, pluses, minuses = (int(np.count_nonzero(body == ord(c))) for c in ".+-")
     if np.count_nonzero((body - np.uint8(ord("0"))) > 9) != dots + pluses + minuses:
         return None  # some other byte: spaces, exponents, letters …
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    first = data[np.minimum(starts, max(len(data) - 1, 0))]
+    lengths = np.diff(offsets)
+    first = first_bytes(offsets, data)
     signed = present & ((first == ord("+")) | (first == ord("-")))
     dot = np.asarray(pc.find_substring(values, ".").to_numpy(zero_copy_only=False))
     has_dot = present & (dot >= 0)

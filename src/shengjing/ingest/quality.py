@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shengjing.errors import InvalidInput
-from shengjing.ingest.buffers import string_buffers
+from shengjing.ingest.buffers import first_bytes, string_buffers
 from shengjing.ingest.standardize import COLUMN_THREADS, WHITESPACE_FIRST_BYTES
 
 BoolMask = npt.NDArray[np.bool_]
@@ -317,7 +317,7 @@ def blank(arr: pa.Array) -> BoolMask:
         return valid & _mask(pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)))
     offsets, data = found
     empty = offsets[1:] == offsets[:-1]
-    first = data[np.minimum(offsets[:-1], max(len(data) - 1, 0))] if len(data) else np.zeros(len(arr), np.uint8)
+    first = first_bytes(offsets, data)
     maybe = ~empty & WHITESPACE_FIRST_BYTES[first]
     if maybe.any():
         empty = empty | (maybe & _mask(pc.utf8_is_space(arr)))

@@ -43,7 +43,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shengjing.errors import DataFormatError, InvalidInput
-from shengjing.ingest.buffers import string_buffers
+from shengjing.ingest.buffers import first_bytes, string_buffers
 from shengjing.ingest.codelists import CITIES, CODE_LISTS, lookup_key
 
 # Why-code of a failure → (zh, en). Codes are stable: the quality step stores them with quarantined rows.
@@ -161,7 +161,7 @@ def _may_need_trim(values: pa.Array) -> np.ndarray:
     starts, ends = offsets[:-1], offsets[1:]
     # Empty rows and one-byte rows read a neighbour's bytes here: harmless, as empty rows are masked out
     # and a one-byte row that looks like the end of a multi-byte space is only trimmed exactly.
-    first = data[np.minimum(starts, len(data) - 1)]
+    first = first_bytes(offsets, data)
     last = data[np.maximum(ends - 1, 0)]
     before = data[np.maximum(ends - 2, 0)].astype(np.uint16)
     may = WHITESPACE_FIRST_BYTES[first] | _TRIM_LAST[last] | _TRIM_LAST_TWO[before << 8 | last]
