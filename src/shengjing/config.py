@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         8 * 1024**3, ge=1, description="Largest file accepted by an upload to ingest (console or API), in bytes."
     )
+    classify_sample_rows: int = Field(
+        10_000, ge=100, description="Rows sampled per resource by the classification run on every new snapshot."
+    )
+    classify_engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Engine of full-scan classification runs (Spark for resources beyond one machine)."
+    )
+    spark_master: str = Field("local[*]", description="Spark master URL for the Spark engine.")
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from sqlalchemy import MetaData
 
-DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "demo")
+DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "classify", "demo")
 
 # The top-level commands each domain's ``cli`` module adds (its ``COMMANDS``). Knowing them without importing
 # lets ``shengjing ingest`` load only the ingest domain's code: importing every domain costs a second of
@@ -19,8 +20,21 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "catalog": ("resource", "element"),
     "opendata": ("dcat",),
     "ingest": ("ingest", "snapshot", "quality"),
+    "classify": ("classify", "grading"),
     "demo": ("demo",),
 }
+
+
+# What runs after a new snapshot of a resource is recorded, as "module:function(sessions, actor, code, version)".
+# The ingest (a lower floor) names no domain above it; it runs whatever is listed here, loaded when needed.
+SNAPSHOT_HOOKS: tuple[str, ...] = ("shengjing.classify.service:classify_new_snapshot",)
+
+
+def run_snapshot_hooks(sessions: Any, actor: Any, code: str, version: int) -> None:
+    """Run every snapshot hook in turn (each records and logs its own failures)."""
+    for hook in SNAPSHOT_HOOKS:
+        module, _, name = hook.partition(":")
+        getattr(importlib.import_module(module), name)(sessions, actor, code, version)
 
 
 def door_modules(door: str) -> list[ModuleType]:

@@ -24,6 +24,7 @@ from shengjing.catalog.schemas import (
     UpdateFrequency,
 )
 from shengjing.errors import PermissionDenied, ShengjingError
+from shengjing.exports import XLSX_MEDIA_TYPE, xlsx_bytes
 from shengjing.identity.principal import Principal
 from shengjing.ingest import service as ingest
 from shengjing.web import i18n
@@ -649,19 +650,9 @@ def quality_xlsx(
     version: Annotated[int | None, Query(ge=1, le=10**9)] = None,
     actor: Principal = requires(perms.RESOURCE_VIEW),
 ) -> Response:
-    from openpyxl import Workbook  # only this export needs it
-
     report, held = _quality(request, db, actor, code, version, EXPORT_QUARANTINE_ROWS)
-    workbook = Workbook(write_only=True)
-    for title, header, rows in _export_tables(report, held):
-        sheet = workbook.create_sheet(title[:31])  # Excel's limit on sheet names
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
     return Response(
-        out.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        xlsx_bytes(_export_tables(report, held)),
+        media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{_export_name(report, "xlsx")}"'},
     )

@@ -504,6 +504,56 @@ def set_current_version(db: Session, actor: Principal, code: str, version: int) 
     return _out(db, resource)
 
 
+# --- classification support: what the classify domain reads about resources ------------------------------
+
+
+@dataclass(frozen=True)
+class ClassificationSubject:
+    """A resource as classification sees it: its fields' names, labels and data elements, and its words."""
+
+    id: int
+    code: str
+    name: str
+    department_id: int
+    department: str
+    department_name: str
+    managed: bool  # the actor's department holds it, or the actor is the data bureau or the local system
+    fields: tuple[tuple[str, str, str | None], ...]  # (name, label, data element code)
+    text: str  # name, summary, tags and themes: what domain rules look for words in
+    current_version: int | None
+
+
+def classification_subjects(db: Session, actor: Principal, code: str | None = None) -> list[ClassificationSubject]:
+    """The resources the actor can see (or the one named ``code``, NotFound if it cannot see it)."""
+    actor.require(perms.RESOURCE_VIEW)
+    stmt = restrict_visible(select(Resource), actor).order_by(Resource.code)
+    if code is not None:
+        stmt = stmt.where(Resource.code == code)
+    resources = list(db.scalars(stmt))
+    if code is not None and not resources:
+        raise NotFound.of("数据资源", "resource", code)
+    departments = {
+        o.id: o
+        for o in db.scalars(select(Organization).where(Organization.id.in_({r.department_id for r in resources})))
+    }
+    elements = dict(db.execute(select(DataElement.id, DataElement.code)).all())
+    return [
+        ClassificationSubject(
+            id=r.id,
+            code=r.code,
+            name=r.name,
+            department_id=r.department_id,
+            department=departments[r.department_id].code,
+            department_name=departments[r.department_id].name,
+            managed=_can_manage(actor, r),
+            fields=tuple((f.name, f.label, elements.get(f.data_element_id)) for f in r.fields),
+            text=" ".join([r.name, r.summary, *r.tags, *r.themes]),
+            current_version=r.current_version,
+        )
+        for r in resources
+    ]
+
+
 # --- data elements (数据元): the bureau's standard definitions that fields point to ---------------------
 
 

@@ -17,6 +17,9 @@ class Action(StrEnum):
     DELETE = "delete"
     VERIFY = "verify"
     INGEST = "ingest"
+    RUN = "run"
+    REVIEW = "review"
+    AUDIT = "audit"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session, sessionmaker
 
+from shengjing import domains
 from shengjing.audit.service import record, state_change
 from shengjing.catalog import service as catalog
 from shengjing.catalog.models import ResourceVersion
@@ -197,7 +198,9 @@ def ingest(
         source = open_source(location, format=format, encoding=encoding, table=table)
         run = _run(target, rules, references, source, Lake(settings.lake_path), mode, progress)
     with unit_of_work(sessions) as db:
-        return _record(db, actor, code, shown, mode, source, target, run, time.perf_counter() - started)
+        report = _record(db, actor, code, shown, mode, source, target, run, time.perf_counter() - started)
+    domains.run_snapshot_hooks(sessions, actor, code, report.version)  # e.g. classification of the new snapshot
+    return report
 
 
 @contextlib.contextmanager
