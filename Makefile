@@ -23,6 +23,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
@@ -56,7 +60,7 @@ pytest: dev assets messages
 
 test: lint pytest
 
-bench: dev
+bench: dev $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
 clean:

@@ -524,8 +524,8 @@ class ClassificationSubject:
 
 
 def classification_subjects(db: Session, actor: Principal, code: str | None = None) -> list[ClassificationSubject]:
-    """The resources the actor can see (or the one named ``code``, NotFound if it cannot see it)."""
-    actor.require(perms.RESOURCE_VIEW)
+    """The resources the actor can see (or the one named ``code``, NotFound if it cannot see it). The caller,
+    classify.service, checks its own permissions; the catalog's visibility applies all the same."""
     stmt = restrict_visible(select(Resource), actor).order_by(Resource.code)
     if code is not None:
         stmt = stmt.where(Resource.code == code)

@@ -128,12 +128,19 @@ def _plans(
 ) -> list[scan.ColumnPlan]:
     """Each column's candidate types, the ID column its dates may be the birth date of, and (in full mode) whether
     to estimate its distinct values: an identifying column's distinct count is how many people a resource holds."""
-    id_columns = [
-        f.name
-        for f in fields
-        if shapes.counts[f.name].share(InfoType.ID_NUMBER, strong=False) >= 0.5
-        or any(n.type is InfoType.ID_NUMBER for n in names[f.name])
-    ]
+    # The ID column a date may agree with: one named as an ID first, then the one that looks most like IDs.
+    id_columns = sorted(
+        (
+            f.name
+            for f in fields
+            if shapes.counts[f.name].share(InfoType.ID_NUMBER, strong=False) >= 0.5
+            or any(n.type is InfoType.ID_NUMBER for n in names[f.name])
+        ),
+        key=lambda name: (
+            not any(n.type is InfoType.ID_NUMBER for n in names[name]),
+            -shapes.counts[name].share(InfoType.ID_NUMBER, strong=False),
+        ),
+    )
     plans = []
     for f in fields:
         kinds = candidates(shapes.counts[f.name], names[f.name])

@@ -160,7 +160,7 @@ def overview(ctx: typer.Context, as_json: bool = JSON) -> None:
         return
     emit(out.levels, as_json=False)
     console.print(
-        f"unclassified {out.unclassified} · open alerts {out.open_alerts} · awaiting audit {out.awaiting_audit}"
+        f"unclassified {out.unclassified} · open alerts {out.open_alerts} · awaiting audit {len(out.awaiting_audit)}"
     )
 
 

@@ -76,13 +76,20 @@ def build_query(
                 marks.append(f"CASE WHEN {condition_sql(kind, 'shape', dialect, value)} THEN 1 ELSE 0 END AS {mark}")
                 sums.append(f"SUM({mark}) AS {mark}__fit")
                 continue
+            # A value that failed the strong conditions only needs the weak ones next: the check digits are
+            # computed once per value, not again inside "fit".
             strong = condition_sql(kind, "strong", dialect, value)
+            rest = condition_sql(kind, "weak", dialect, value)
             if kind is InfoType.BIRTH_DATE and plan.id_column is not None:
                 # The same row's ID number carries the birth date: agreement on most rows says what the dates are.
                 strong = condition_sql(kind, "id_agrees", dialect, value, text[plan.id_column])
-            fit = condition_sql(kind, "fit", dialect, value)
-            when_strong = f"WHEN {strong} THEN 2 " if strong else ""
-            marks.append(f"CASE {when_strong}WHEN {fit} THEN 1 ELSE 0 END AS {mark}")
+                rest = condition_sql(kind, "fit", dialect, value)
+            whens = []
+            if strong:
+                whens.append(f"WHEN {strong} THEN 2")
+            if rest:
+                whens.append(f"WHEN {rest} THEN 1")
+            marks.append(f"CASE {' '.join(whens)} ELSE 0 END AS {mark}")
             sums.append(f"SUM(CASE WHEN {mark} = 2 THEN 1 ELSE 0 END) AS {mark}__strong")
             sums.append(f"SUM(CASE WHEN {mark} >= 1 THEN 1 ELSE 0 END) AS {mark}__fit")
     middle = f"SELECT *{''.join(', ' + m for m in marks)} FROM ({inner}) AS texts"  # noqa: S608
@@ -160,9 +167,12 @@ class SparkEngine:
             SparkSession.builder.master(master)
             .appName("shengjing-classify")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            # Our conditions expect SQL's forgiving semantics (a failed cast is NULL), as DuckDB gives them.
             .config("spark.sql.ansi.enabled", "false")
             .getOrCreate()
         )
+        self.session.sparkContext.setLogLevel("ERROR")
         self.session.read.parquet(*[str(f) for f in files]).createOrReplaceTempView("snapshot")
 
     def one_row(self, sql: str) -> Sequence[object]:

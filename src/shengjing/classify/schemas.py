@@ -172,6 +172,13 @@ class DepartmentCount(BaseModel):
     fields_reviewed: int
 
 
+class AwaitingAudit(BaseModel):
+    code: str
+    name: str
+    department_name: str
+    level: str
+
+
 class OverviewOut(BaseModel):
     ruleset_version: int
     levels: list[LevelCount]
@@ -179,4 +186,4 @@ class OverviewOut(BaseModel):
     unclassified: int  # visible resources with data and no classification yet
     types: dict[str, int]  # fields per type in force
     open_alerts: int
-    awaiting_audit: int  # fully reviewed resources the data bureau has not audited
+    awaiting_audit: list[AwaitingAudit]  # fully reviewed resources the data bureau has not audited

@@ -34,6 +34,7 @@ from shengjing.classify.models import (
 from shengjing.classify.scan import IDENTIFYING
 from shengjing.classify.schemas import (
     AlertOut,
+    AwaitingAudit,
     DepartmentCount,
     EventOut,
     FieldGradingOut,
@@ -777,7 +778,13 @@ def overview(db: Session, actor: Principal) -> OverviewOut:
         unclassified=sum(1 for s in subjects if s.current_version is not None and s.id not in states),
         types=dict(types.most_common()),
         open_alerts=len(_alerts(db, subjects, open_only=True)),
-        awaiting_audit=sum(1 for rid, st in states.items() if st.audited_at is None and rid not in proposed_resources),
+        awaiting_audit=[
+            AwaitingAudit(
+                code=ids[rid].code, name=ids[rid].name, department_name=ids[rid].department_name, level=st.level
+            )
+            for rid, st in states.items()
+            if st.audited_at is None and rid not in proposed_resources
+        ],
     )
 
 

@@ -69,6 +69,61 @@ function drawQuality() {
   });
 }
 
+// Classification and grading, city-wide: resources, fields and rows per level (rows on the right-hand axis),
+// resources per level stacked per department, fields per detected type.
+function drawGrading() {
+  const data = readJson("grading-data");
+  if (!data || typeof echarts === "undefined") return;
+  const draw = (id, title, option) => {
+    const node = document.getElementById(id);
+    if (!node) return;
+    const chart = echarts.init(node);
+    markRendered(chart, node);
+    chart.setOption({
+      title: { text: title, left: "center", textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { bottom: 0, type: "scroll" },
+      grid: { containLabel: true, left: 8, right: 16, top: 40, bottom: 36 },
+      ...option,
+    });
+  };
+  const levels = data.levels.map((l) => l[0]);
+  draw("chart-grading-levels", data.labels.levels, {
+    tooltip: {
+      trigger: "axis",
+      axisPointer: { type: "shadow" },
+      formatter: (items) => {
+        const level = data.levels[items[0].dataIndex];
+        return [`${level[0]} ${level[1]}`, ...items.map((i) => `${i.marker}${i.seriesName}: ${i.value.toLocaleString()}`)]
+          .join("<br>");
+      },
+    },
+    xAxis: { type: "category", data: levels },
+    yAxis: [
+      { type: "value", minInterval: 1 },
+      { type: "value", name: data.labels.rows, minInterval: 1, splitLine: { show: false } },
+    ],
+    series: [
+      { name: data.labels.resources, type: "bar", data: data.levels.map((l) => l[2]) },
+      { name: data.labels.fields, type: "bar", data: data.levels.map((l) => l[3]) },
+      { name: data.labels.rows, type: "bar", yAxisIndex: 1, data: data.levels.map((l) => l[4]) },
+    ],
+  });
+  draw("chart-grading-departments", data.labels.departments, {
+    xAxis: { type: "value", minInterval: 1 },
+    yAxis: { type: "category", data: data.departments, inverse: true },
+    series: data.departmentLevels.map((s) => ({
+      name: s.name, type: "bar", stack: "levels", barMaxWidth: 32, data: s.data,
+    })),
+  });
+  draw("chart-grading-types", data.labels.types, {
+    legend: { show: false },
+    xAxis: { type: "value", minInterval: 1 },
+    yAxis: { type: "category", data: data.types.map((t) => t[0]), inverse: true },
+    series: [{ type: "bar", barMaxWidth: 24, data: data.types.map((t) => t[1]), label: { show: true, position: "right" } }],
+  });
+}
+
 // The resource form's field rows: add a blank row from its <template>, remove a row (one always stays).
 document.addEventListener("click", (event) => {
   const add = event.target.closest("[data-field-add]");
@@ -99,3 +154,4 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("DOMContentLoaded", drawDashboard);
 document.addEventListener("DOMContentLoaded", drawQuality);
+document.addEventListener("DOMContentLoaded", drawGrading);
