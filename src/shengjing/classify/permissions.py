@@ -16,6 +16,8 @@ GRADING_REVIEW = declare(
 GRADING_AUDIT = declare("classify", "grading", Action.AUDIT, "审核、退回分类分级结果", "Audit and reopen gradings")
 RULESET_CHANGE = declare("classify", "ruleset", Action.CHANGE, "维护分类分级规则集", "Maintain the grading rule set")
 
-grant("platform_admin", GRADING_VIEW, GRADING_RUN, GRADING_AUDIT, RULESET_CHANGE)
+# The platform administrator holds REVIEW too, because identity lets an administrator manage only users whose
+# permissions it holds; the service still lets only the owning department confirm or override its resources.
+grant("platform_admin", GRADING_VIEW, GRADING_RUN, GRADING_REVIEW, GRADING_AUDIT, RULESET_CHANGE)
 grant("auditor", GRADING_VIEW, GRADING_AUDIT)
 grant("department_admin", GRADING_VIEW, GRADING_RUN, GRADING_REVIEW)
