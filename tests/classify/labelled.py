@@ -58,6 +58,7 @@ from stdnum.cn import ric, uscc
 
 from shengjing.classify.classifier import FieldSpec, Mode, SnapshotDetection, classify_files
 from shengjing.classify.detectors import InfoType
+from shengjing.ingest.codelists import SHENYANG
 
 SEED = 20260501
 T = InfoType
@@ -72,21 +73,7 @@ class Style(StrEnum):
 
 # --- reference data (Shenyang first) -------------------------------------------------------------------------------
 
-SHENYANG_COUNTIES = {
-    "210102": "和平区",
-    "210103": "沈河区",
-    "210104": "大东区",
-    "210105": "皇姑区",
-    "210106": "铁西区",
-    "210111": "苏家屯区",
-    "210112": "浑南区",
-    "210113": "沈北新区",
-    "210114": "于洪区",
-    "210115": "辽中区",
-    "210123": "康平县",
-    "210124": "法库县",
-    "210181": "新民市",
-}
+SHENYANG_COUNTIES = dict(SHENYANG.districts)  # GB/T 2260 codes of the 13 districts and counties
 OTHER_COUNTIES = ["110101", "310104", "440106", "620102", "230103", "370102", "510107", "220102", "150102", "210202"]
 STREETS = [
     "青年大街", "南京北街", "北京街", "中山路", "市府大路", "十一纬路", "三好街", "北陵大街", "黄河南大街", "崇山中路",

@@ -743,32 +743,14 @@ def overview(db: Session, actor: Principal) -> OverviewOut:
         if level in by_level:
             by_level[level].fields += 1
         subject = ids[row.resource_id]
-        count = departments.setdefault(
-            subject.department,
-            DepartmentCount(
-                department=subject.department,
-                department_name=subject.department_name,
-                levels={},
-                fields_proposed=0,
-                fields_reviewed=0,
-            ),
-        )
+        count = _department_count(departments, subject)
         if row.status == ReviewStatus.PROPOSED.value:
             count.fields_proposed += 1
         else:
             count.fields_reviewed += 1
     for resource_id, state in states.items():
         subject = ids[resource_id]
-        count = departments.setdefault(
-            subject.department,
-            DepartmentCount(
-                department=subject.department,
-                department_name=subject.department_name,
-                levels={},
-                fields_proposed=0,
-                fields_reviewed=0,
-            ),
-        )
+        count = _department_count(departments, subject)
         count.levels[state.level] = count.levels.get(state.level, 0) + 1
     proposed_resources = {row.resource_id for row in fields if row.status == ReviewStatus.PROPOSED.value}
     return OverviewOut(
@@ -785,6 +767,21 @@ def overview(db: Session, actor: Principal) -> OverviewOut:
             for rid, st in states.items()
             if st.audited_at is None and rid not in proposed_resources
         ],
+    )
+
+
+def _department_count(
+    departments: dict[str, DepartmentCount], subject: catalog.ClassificationSubject
+) -> DepartmentCount:
+    return departments.setdefault(
+        subject.department,
+        DepartmentCount(
+            department=subject.department,
+            department_name=subject.department_name,
+            levels={},
+            fields_proposed=0,
+            fields_reviewed=0,
+        ),
     )
 
 
