@@ -94,11 +94,9 @@ def classify_files(
     sampler = scan.DuckDBEngine(files)
     try:
         sample = sampler.sample(sample_rows)
-        shapes = scan.count(
-            sampler, [scan.ColumnPlan(f.name, ALL_TYPES) for f in fields], table=sample, sample_rows=None, shapes=True
-        )
+        shapes = scan.count(sampler, [scan.ColumnPlan(f.name, ALL_TYPES) for f in fields], table=sample, shapes=True)
         plans = _plans(fields, shapes, names)
-        sampled = scan.count(sampler, plans, table=sample, sample_rows=None)
+        sampled = scan.count(sampler, plans, table=sample)
     finally:
         sampler.close()
     result = sampled
@@ -106,7 +104,7 @@ def classify_files(
         plans = _full_plans(plans, sampled)
         runner = open_engine(engine, files, spark_master=spark_master)
         try:
-            result = scan.count(runner, plans, table="snapshot", sample_rows=None)
+            result = scan.count(runner, plans, table="snapshot")
         finally:
             runner.close()
     counted = {plan.column: set(plan.types) for plan in plans}

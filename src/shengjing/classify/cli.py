@@ -71,10 +71,11 @@ def confirm(
     """Confirm proposals as the owning department."""
     cli = context(ctx)
     with cli.transaction() as db:
-        out = service.get_grading(db, cli.actor, resource)
-        names = fields or [f.field for f in out.fields if f.status == "proposed"]
-        for name in names:
-            out = service.review_field(db, cli.actor, resource, ReviewIn(field=name, action="confirm", reason=reason))
+        names = fields or [
+            f.field for f in service.get_grading(db, cli.actor, resource).fields if f.status == "proposed"
+        ]
+        decisions = [ReviewIn(field=name, action="confirm", reason=reason) for name in names]
+        out = service.review_fields(db, cli.actor, resource, decisions)
     _show(out, as_json)
 
 

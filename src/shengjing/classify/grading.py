@@ -7,7 +7,7 @@ its own). This module parses and checks it and applies it; it has no database an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -89,11 +89,11 @@ class RuleSet(_Strict):
     def rank(self, level: str) -> int:
         return [lv.code for lv in self.levels].index(level)
 
-    def level(self, code: str) -> LevelSpec:
-        return next(lv for lv in self.levels if lv.code == code)
-
-    def highest(self, levels: Iterable[str]) -> str:
-        return max(levels, key=self.rank, default=self.levels[0].code)
+    def deciding(self, candidates: Iterable[tuple[str, str]]) -> tuple[str, str] | None:
+        """The (level, rule) that decides among candidates: the highest level of this rule set; among equals, a
+        resource rule (``resource:…``) names the reason better than one of the fields (``field:…``)."""
+        known = [c for c in candidates if c[0] in {lv.code for lv in self.levels}]
+        return max(known, key=lambda c: (self.rank(c[0]), c[1].startswith("resource:")), default=None)
 
 
 def _invalid(zh: str, en: str, **details: Any) -> InvalidInput:
@@ -182,19 +182,9 @@ def grade_resource(
         for name, (kind, grade) in fields.items():
             if kind in PERSONAL and rules.rank(rule.level) > rules.rank(lifted[name].level):
                 lifted[name] = FieldGrade(grade.category, rule.level, f"resource:{rule.id}", grade.sensitive)
-    candidates: list[tuple[str, str]] = [(g.level, f"field:{name}") for name, g in lifted.items()]
-    candidates += [(r.level, f"resource:{r.id}") for r in applied]
-    if not candidates:
-        bottom = rules.levels[0].code
-        return ResourceGrade(bottom, "default", [], lifted)
-    # The highest level wins; among equals a resource rule names the reason better than one of its fields.
-    level, rule = max(candidates, key=lambda c: (rules.rank(c[0]), c[1].startswith("resource:")))
+    candidates = [(g.level, f"field:{name}") for name, g in lifted.items()]
+    level, rule = rules.deciding(candidates + [(r.level, f"resource:{r.id}") for r in applied]) or (
+        rules.levels[0].code,
+        "default",
+    )
     return ResourceGrade(level, rule, [r.id for r in applied], lifted)
-
-
-def column_control(rules: RuleSet, level: str) -> ColumnControl:
-    return rules.column_controls[level]
-
-
-def levels_of(rules: RuleSet) -> Sequence[LevelSpec]:
-    return rules.levels

@@ -351,8 +351,8 @@ def confirm_all(
     """Confirm the proposals the page showed (not any that a run added since), in one transaction: all or none."""
 
     def confirm() -> None:
-        for name in field:
-            service.review_field(db, actor, code, ReviewIn(field=name, action="confirm"))
+        if field:
+            service.review_fields(db, actor, code, [ReviewIn(field=name, action="confirm") for name in field])
 
     _, error, refusal = _act(confirm)
     if error:

@@ -1,9 +1,10 @@
-"""Counting what a snapshot's columns hold, in the engine: one aggregate query over a sample or over every row.
+"""Counting what a snapshot's columns hold, in the engine: one aggregate query over a table (the snapshot, or a
+sample of it drawn once).
 
-The query is built once as a sqlglot tree and rendered for the engine that runs it (DuckDB embedded, or Spark
-for what outgrows one machine). Each column is cast to text and trimmed once, in a subquery; each of its
-candidate types is then one ``CASE`` that yields 2 for a strong match, 1 for a weak one and 0 otherwise, so a
-check digit is computed once per value; the outer query sums them. Nothing but counts leaves the engine.
+The query is assembled from conditions that sqlglot rendered once per type and dialect (DuckDB embedded, or
+Spark for what outgrows one machine). Each column is cast to text and trimmed once, in a subquery; the numbers a
+check digit reads are parsed once, in the next; each candidate type is then one ``CASE`` that yields 2 for a
+strong match, 1 for a weak one and 0 otherwise; the outer query sums them. Nothing but counts leaves the engine.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Engine(Protocol):
 
 
 def build_query(
-    plans: Sequence[ColumnPlan], *, dialect: str, table: str, sample_rows: int | None, shapes: bool = False
+    plans: Sequence[ColumnPlan], *, dialect: str, table: str, shapes: bool = False
 ) -> tuple[str, list[str]]:
     """The counting query over ``table`` in ``dialect``, and the names of its result columns.
 
@@ -59,8 +60,6 @@ def build_query(
     texts = ", ".join(f"{_trimmed(_quoted(name, dialect), dialect)} AS {text[name]}" for name in columns)
     # Every name in the text is ours: columns are quoted identifiers, the table and conditions are constants.
     inner = f"SELECT {texts} FROM {table}"  # noqa: S608
-    if sample_rows is not None:
-        inner += f" USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE ({SAMPLE_SEED})"
     marks: list[str] = []
     derived: list[str] = []
     sums = ["COUNT(*) AS n_rows"]
@@ -115,12 +114,10 @@ def _quoted(name: str, dialect: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
 
 
-def count(
-    engine: Engine, plans: Sequence[ColumnPlan], *, table: str, sample_rows: int | None, shapes: bool = False
-) -> ScanResult:
+def count(engine: Engine, plans: Sequence[ColumnPlan], *, table: str, shapes: bool = False) -> ScanResult:
     """Run the counting query and read its one row back into per-column counts (with ``shapes``, the regular
     expressions' matches are reported as ``fit`` and nothing as ``strong``)."""
-    sql, names = build_query(plans, dialect=engine.dialect, table=table, sample_rows=sample_rows, shapes=shapes)
+    sql, names = build_query(plans, dialect=engine.dialect, table=table, shapes=shapes)
     row = engine.one_row(sql)
     values = dict(zip(names, (int(v or 0) for v in row), strict=True))  # type: ignore[call-overload]
     counts: dict[str, ValueCounts] = {}

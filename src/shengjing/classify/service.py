@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,12 +65,17 @@ class _RuleSetInForce:
     rules: grading.RuleSet
 
 
-def _ruleset(db: Session, version: int | None = None) -> _RuleSetInForce:
-    """The rule set in force (the newest saved, or the built-in default as version 0), or a given version."""
+def _ruleset_row(db: Session, version: int | None) -> GradingRuleSet | None:
+    """A saved version of the rule set, or the newest (None when none was ever saved)."""
     stmt = select(GradingRuleSet).order_by(GradingRuleSet.version.desc()).limit(1)
     if version is not None:
         stmt = select(GradingRuleSet).where(GradingRuleSet.version == version)
-    row = db.scalar(stmt)
+    return db.scalar(stmt)
+
+
+def _ruleset(db: Session, version: int | None = None) -> _RuleSetInForce:
+    """The rule set in force (the newest saved, or the built-in default as version 0), or a given version."""
+    row = _ruleset_row(db, version)
     if row is None:
         return _RuleSetInForce(0, grading.parse_ruleset(grading.default_ruleset_text()))
     return _RuleSetInForce(row.version, grading.parse_ruleset(row.text))
@@ -77,10 +83,7 @@ def _ruleset(db: Session, version: int | None = None) -> _RuleSetInForce:
 
 def get_ruleset(db: Session, actor: Principal, version: int | None = None) -> RuleSetOut:
     actor.require(perms.GRADING_VIEW)
-    stmt = select(GradingRuleSet).order_by(GradingRuleSet.version.desc()).limit(1)
-    if version is not None:
-        stmt = select(GradingRuleSet).where(GradingRuleSet.version == version)
-    row = db.scalar(stmt)
+    row = _ruleset_row(db, version)
     if row is None:
         if version not in (None, 0):
             raise NotFound.of("分类分级规则集版本", "rule set version", version)
@@ -88,6 +91,10 @@ def get_ruleset(db: Session, actor: Principal, version: int | None = None) -> Ru
         return RuleSetOut(
             version=0, name=grading.parse_ruleset(text).name, text=text, comment="", created_by=None, created_at=None
         )
+    return _ruleset_out(row)
+
+
+def _ruleset_out(row: GradingRuleSet) -> RuleSetOut:
     return RuleSetOut(
         version=row.version,
         name=row.name,
@@ -100,18 +107,7 @@ def get_ruleset(db: Session, actor: Principal, version: int | None = None) -> Ru
 
 def list_rulesets(db: Session, actor: Principal) -> list[RuleSetOut]:
     actor.require(perms.GRADING_VIEW)
-    rows = db.scalars(select(GradingRuleSet).order_by(GradingRuleSet.version.desc()))
-    return [
-        RuleSetOut(
-            version=r.version,
-            name=r.name,
-            text=r.text,
-            comment=r.comment,
-            created_by=r.created_by,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    return [_ruleset_out(r) for r in db.scalars(select(GradingRuleSet).order_by(GradingRuleSet.version.desc()))]
 
 
 @state_change("classify.ruleset.change", "grading_ruleset")
@@ -119,8 +115,14 @@ def save_ruleset(db: Session, actor: Principal, text: str, comment: str = "") ->
     """Save a new version of the rule set; it applies to runs from now on (reviewed decisions stay as they are)."""
     actor.require(perms.RULESET_CHANGE)
     rules = grading.parse_ruleset(text)
-    newest = db.scalar(select(GradingRuleSet.version).order_by(GradingRuleSet.version.desc()).limit(1)) or 0
-    row = GradingRuleSet(version=newest + 1, name=rules.name, text=text, comment=comment, created_by=actor.username)
+    newest = _ruleset_row(db, None)
+    row = GradingRuleSet(
+        version=(newest.version if newest else 0) + 1,
+        name=rules.name,
+        text=text,
+        comment=comment,
+        created_by=actor.username,
+    )
     db.add(row)
     db.flush()
     record(
@@ -131,7 +133,7 @@ def save_ruleset(db: Session, actor: Principal, text: str, comment: str = "") ->
         target_id=row.version,
         details={"name": rules.name, "comment": comment},
     )
-    return get_ruleset(db, actor, row.version)
+    return _ruleset_out(row)
 
 
 # --- runs -----------------------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ def _record_run(db: Session, actor: Principal, code: str, version: int, detectio
     )
     db.add(run)
     db.flush()
-    existing = {g.field_name: g for g in db.scalars(select(FieldGrading).where(FieldGrading.resource_id == subject.id))}
+    existing = {g.field_name: g for g in _field_gradings(db, [subject.id])}
     changed = []
     for found in detection.fields:
         grade = result.fields[found.field]
@@ -391,12 +393,10 @@ def _in_force(row: FieldGrading) -> tuple[str, str, str]:
 
 def _settle_level(db: Session, state: ResourceGrading, rules: grading.RuleSet) -> None:
     """The resource's level: the highest of its fields' levels in force and of the resource rules that applied."""
-    rows = list(db.scalars(select(FieldGrading).where(FieldGrading.resource_id == state.resource_id)))
-    candidates = [(_in_force(r)[2], f"field:{r.field_name}") for r in rows]
-    candidates += [(rule["level"], f"resource:{rule['id']}") for rule in state.rules_applied]
-    known = [c for c in candidates if c[0] in {lv.code for lv in rules.levels}]
-    if known:
-        state.level, state.level_rule = max(known, key=lambda c: (rules.rank(c[0]), c[1].startswith("resource:")))
+    candidates = [(_in_force(r)[2], f"field:{r.field_name}") for r in _field_gradings(db, [state.resource_id])]
+    deciding = rules.deciding(candidates + [(rule["level"], f"resource:{rule['id']}") for rule in state.rules_applied])
+    if deciding:
+        state.level, state.level_rule = deciding
     state.updated_at = utcnow()
 
 
@@ -410,17 +410,33 @@ def _state(db: Session, subject: catalog.ClassificationSubject) -> ResourceGradi
     return state
 
 
-def get_grading(db: Session, actor: Principal, code: str) -> ResourceGradingOut:
-    """A resource's grading: each field's type, level, confidence, evidence and review status, its runs and
-    alerts. Departments see their own resources; the data bureau every one."""
+def _visible_subject(db: Session, actor: Principal, code: str) -> catalog.ClassificationSubject:
+    """A resource whose grading the actor sees: its department's own, or any for the data bureau."""
     actor.require(perms.GRADING_VIEW)
     subject = _subject(db, actor, code)
     if not (subject.managed or actor.sees_all_orgs):
         raise NotFound.of("数据资源", "resource", code)
+    return subject
+
+
+def _field_gradings(db: Session, resource_ids: Iterable[int]) -> list[FieldGrading]:
+    return list(db.scalars(select(FieldGrading).where(FieldGrading.resource_id.in_(set(resource_ids)))))
+
+
+def _fields_out(
+    subject: catalog.ClassificationSubject, rows: list[FieldGrading], rules: grading.RuleSet
+) -> list[FieldGradingOut]:
+    """The gradings of the subject's fields, in the catalog's field order."""
+    by_name = {g.field_name: g for g in rows if g.resource_id == subject.id}
+    return [_field_out(by_name[name], label, rules) for name, label, _ in subject.fields if name in by_name]
+
+
+def get_grading(db: Session, actor: Principal, code: str) -> ResourceGradingOut:
+    """A resource's grading: each field's type, level, confidence, evidence and review status, its runs and
+    alerts. Departments see their own resources; the data bureau every one."""
+    subject = _visible_subject(db, actor, code)
     rules = _ruleset(db).rules
     state = db.get(ResourceGrading, subject.id)
-    rows = {g.field_name: g for g in db.scalars(select(FieldGrading).where(FieldGrading.resource_id == subject.id))}
-    labels = {name: label for name, label, _ in subject.fields}
     runs = list(
         db.scalars(
             select(ClassificationRun)
@@ -429,7 +445,7 @@ def get_grading(db: Session, actor: Principal, code: str) -> ResourceGradingOut:
             .limit(20)
         )
     )
-    fields = [_field_out(rows[name], labels.get(name, name), rules) for name, _, _ in subject.fields if name in rows]
+    fields = _fields_out(subject, _field_gradings(db, [subject.id]), rules)
     reviewed = sum(f.status is not ReviewStatus.PROPOSED for f in fields)
     return ResourceGradingOut(
         resource=subject.code,
@@ -521,8 +537,7 @@ def list_alerts(db: Session, actor: Principal, *, open_only: bool = True) -> lis
 
 
 def history(db: Session, actor: Principal, code: str) -> list[EventOut]:
-    get_grading(db, actor, code)  # the same visibility
-    subject = _subject(db, actor, code)
+    subject = _visible_subject(db, actor, code)
     events = db.scalars(
         select(GradingEvent).where(GradingEvent.resource_id == subject.id).order_by(GradingEvent.id.desc()).limit(1000)
     )
@@ -541,15 +556,38 @@ def _field_row(db: Session, subject: catalog.ClassificationSubject, field: str) 
     return row
 
 
-@state_change("classify.grading.review", "resource")
 def review_field(db: Session, actor: Principal, code: str, decision: ReviewIn) -> ResourceGradingOut:
     """The owning department confirms a field's proposal or overrides it (type and/or level) with a reason."""
+    return review_fields(db, actor, code, [decision])
+
+
+def review_fields(db: Session, actor: Principal, code: str, decisions: list[ReviewIn]) -> ResourceGradingOut:
+    """Several decisions of the owning department at once (confirm-all in the console and the CLI): all or none,
+    one audit event and one history event per field, and the resource's level settled once."""
+    if not decisions:
+        return get_grading(db, actor, code)
+    return _review_fields(db, actor, code, decisions)
+
+
+@state_change("classify.grading.review", "resource")
+def _review_fields(db: Session, actor: Principal, code: str, decisions: list[ReviewIn]) -> ResourceGradingOut:
     actor.require(perms.GRADING_REVIEW)
     subject = _subject(db, actor, code)
     if not _owns(actor, subject):
         raise PermissionDenied(perms.GRADING_REVIEW.name)
     state = _state(db, subject)
     rules = _ruleset(db).rules
+    for decision in decisions:
+        _review(db, actor, subject, rules, decision)
+    state.audited_by = state.audited_at = None  # a changed grading needs the bureau's audit again
+    db.flush()
+    _settle_level(db, state, rules)
+    return get_grading(db, actor, code)
+
+
+def _review(
+    db: Session, actor: Principal, subject: catalog.ClassificationSubject, rules: grading.RuleSet, decision: ReviewIn
+) -> None:
     row = _field_row(db, subject, decision.field)
     before_type, _, before_level = _in_force(row)
     if decision.action == "confirm":
@@ -580,15 +618,12 @@ def review_field(db: Session, actor: Principal, code: str, decision: ReviewIn) -
         row.level,
         reason=row.reason,
     )
-    state.audited_by = state.audited_at = None  # a changed grading needs the bureau's audit again
-    db.flush()
-    _settle_level(db, state, rules)
     record(
         db,
         actor,
         "classify.grading.review",
         target_type="resource",
-        target_id=code,
+        target_id=subject.code,
         details={
             "field": row.field_name,
             "action": decision.action,
@@ -597,24 +632,24 @@ def review_field(db: Session, actor: Principal, code: str, decision: ReviewIn) -
             "reason": row.reason,
         },
     )
-    return get_grading(db, actor, code)
+
+
+def _require_bureau_audit(actor: Principal) -> None:
+    """Auditing and reopening are the data bureau's (or the local system's), whoever else holds the permission."""
+    actor.require(perms.GRADING_AUDIT)
+    if not actor.sees_all_orgs:
+        raise PermissionDenied(perms.GRADING_AUDIT.name)
 
 
 @state_change("classify.grading.reopen", "resource")
 def reopen(db: Session, actor: Principal, code: str, field: str | None, reason: str) -> ResourceGradingOut:
     """The data bureau sends reviewed fields (one, or all) back to the department as proposals, with a reason."""
-    actor.require(perms.GRADING_AUDIT)
-    if not actor.sees_all_orgs:
-        raise PermissionDenied(perms.GRADING_AUDIT.name)
+    _require_bureau_audit(actor)
     if not reason.strip():
         raise InvalidInput("退回须说明理由。", "Reopening needs a reason.", field="reason")
     subject = _subject(db, actor, code)
     state = _state(db, subject)
-    rows = (
-        [_field_row(db, subject, field)]
-        if field
-        else list(db.scalars(select(FieldGrading).where(FieldGrading.resource_id == subject.id)))
-    )
+    rows = [_field_row(db, subject, field)] if field else _field_gradings(db, [subject.id])
     reopened = []
     for row in rows:
         if row.status == ReviewStatus.PROPOSED.value:
@@ -652,9 +687,7 @@ def reopen(db: Session, actor: Principal, code: str, field: str | None, reason: 
 @state_change("classify.grading.audit", "resource")
 def audit(db: Session, actor: Principal, code: str, note: str = "") -> ResourceGradingOut:
     """The data bureau signs off a resource's grading once every field has been reviewed by its department."""
-    actor.require(perms.GRADING_AUDIT)
-    if not actor.sees_all_orgs:
-        raise PermissionDenied(perms.GRADING_AUDIT.name)
+    _require_bureau_audit(actor)
     subject = _subject(db, actor, code)
     state = _state(db, subject)
     pending = db.scalars(
@@ -719,8 +752,8 @@ def overview(db: Session, actor: Principal) -> OverviewOut:
     in_force = _ruleset(db)
     rules = in_force.rules
     ids = {s.id: s for s in subjects}
-    states = {g.resource_id: g for g in db.scalars(select(ResourceGrading).where(ResourceGrading.resource_id.in_(ids)))}
-    fields = list(db.scalars(select(FieldGrading).where(FieldGrading.resource_id.in_(ids))))
+    states = _states(db, ids)
+    fields = _field_gradings(db, ids)
     rows_of = dict(
         db.execute(
             select(ClassificationRun.id, ClassificationRun.rows_total).where(
@@ -792,14 +825,17 @@ class CatalogueSheet:
     rows: list[list[Any]]
 
 
+def _states(db: Session, resource_ids: Iterable[int]) -> dict[int, ResourceGrading]:
+    stmt = select(ResourceGrading).where(ResourceGrading.resource_id.in_(set(resource_ids)))
+    return {g.resource_id: g for g in db.scalars(stmt)}
+
+
 def grading_catalogue(db: Session, actor: Principal) -> list[CatalogueSheet]:
     """The grading catalogue (分类分级清单): one row per field, one per resource, as the bureau files it."""
-    subjects = [s for s in _graded_subjects(db, actor)]
+    subjects = _graded_subjects(db, actor)
     rules = _ruleset(db).rules
-    states = {
-        g.resource_id: g
-        for g in db.scalars(select(ResourceGrading).where(ResourceGrading.resource_id.in_({s.id for s in subjects})))
-    }
+    states = _states(db, (s.id for s in subjects))
+    gradings = _field_gradings(db, states)
     field_rows: list[list[Any]] = []
     resource_rows: list[list[Any]] = []
     for subject in subjects:
@@ -820,8 +856,7 @@ def grading_catalogue(db: Session, actor: Principal) -> list[CatalogueSheet]:
                 state.audited_at.isoformat() if state.audited_at else "",
             ]
         )
-        grading_out = get_grading(db, actor, subject.code)
-        for f in grading_out.fields:
+        for f in _fields_out(subject, gradings, rules):
             field_rows.append(
                 [
                     subject.department_name,
@@ -889,10 +924,7 @@ def due_full_scans(db: Session, actor: Principal, *, older_than_days: int) -> li
     whose last full run is older than ``older_than_days``."""
     actor.require(perms.GRADING_RUN)
     subjects = [s for s in catalog.classification_subjects(db, actor) if s.managed and s.current_version is not None]
-    states = {
-        g.resource_id: g
-        for g in db.scalars(select(ResourceGrading).where(ResourceGrading.resource_id.in_({s.id for s in subjects})))
-    }
+    states = _states(db, (s.id for s in subjects))
     full_runs = {
         r.id: r
         for r in db.scalars(
