@@ -48,7 +48,7 @@ def with_derived(check: str, kind: InfoType) -> str:
     """A check written over the type's parsed numbers (``DERIVED``), with those computed inline from ``v``."""
     for name, sql in d.derived_sql(kind, "duckdb", "v").items():
         check = re.sub(rf"\b{name}\b", f"({sql})", check)
-    return check
+    return d.inline_tables(check, "duckdb")
 
 
 def matches(kind: InfoType, part: str, values: Sequence[str]) -> list[bool]:

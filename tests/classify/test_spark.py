@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from stdnum import luhn
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from shengjing.classify.classifier import FieldSpec, Mode, classify_files
 from shengjing.classify.detectors import InfoType
@@ -21,23 +21,28 @@ pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark need
 
 def _snapshot(path: Path, rows: int = 400) -> Path:
     rng = random.Random(11)
-    ids, cards, orders, births = [], [], [], []
-    for _ in range(rows):
+    ids, cards, orders, births, codes = [], [], [], [], []
+    for i in range(rows):
         birth = f"{rng.randint(1950, 2010)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         body = f"210102{birth}{rng.randint(0, 999):03d}"
         ids.append(body + ric.calc_check_digit(body + "0"))
         births.append(f"{birth[:4]}-{birth[4:6]}-{birth[6:]}")
         card = f"62{rng.randint(10**13, 10**14 - 1)}"
-        cards.append(card + luhn.calc_check_digit(card))
+        card += luhn.calc_check_digit(card) if i % 10 else "0"  # one in ten with a check digit that may be wrong
+        cards.append(" ".join(card[k : k + 4] for k in range(0, len(card), 4)) if i % 7 == 0 else card)
         orders.append(str(rng.randint(10**17, 10**18 - 1)))
+        code = "91210102" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+        code += uscc.calc_check_digit(code) if i % 10 else "0"
+        codes.append(code.lower() if i % 9 == 0 else code)
     mobiles = [f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}" for _ in range(rows)]
-    pq.write_table(pa.table({"c1": ids, "c2": cards, "lxdh": orders, "c4": births, "c5": mobiles}), path)
+    columns = {"c1": ids, "c2": cards, "lxdh": orders, "c4": births, "c5": mobiles, "c6": codes}
+    pq.write_table(pa.table(columns), path)
     return path
 
 
 def test_spark_counts_what_duckdb_counts(tmp_path: Path) -> None:
     files = [_snapshot(tmp_path / "part-0.parquet")]
-    fields = [FieldSpec(name) for name in ("c1", "c2", "lxdh", "c4", "c5")]
+    fields = [FieldSpec(name) for name in ("c1", "c2", "lxdh", "c4", "c5", "c6")]
     runs = {
         engine: classify_files(files, fields, rows_total=400, mode=Mode.FULL, engine=engine)
         for engine in ("duckdb", "spark")
@@ -56,5 +61,6 @@ def test_spark_counts_what_duckdb_counts(tmp_path: Path) -> None:
         InfoType.NONE,  # named like a phone, holding order numbers
         InfoType.BIRTH_DATE,  # an opaque date column that agrees with the row's ID number
         InfoType.MOBILE,
+        InfoType.CREDIT_CODE,  # upper and lower case, one in ten with a check character that may be wrong
     ]
     assert runs["spark"].engine == "spark" and runs["spark"].rows_scanned == 400

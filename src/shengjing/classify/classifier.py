@@ -22,7 +22,9 @@ from pathlib import Path
 
 from shengjing.classify import scan
 from shengjing.classify.detectors import (
+    BY_TYPE,
     CONTRADICTED,
+    SIBLINGS,
     Detection,
     InfoType,
     NameEvidence,
@@ -67,6 +69,7 @@ class SnapshotDetection:
 
 
 DEFAULT_SAMPLE_ROWS = 10_000
+SAMPLE_QUERIES = 2  # the sample is counted by this many queries at once (one thread each, on a small table)
 
 
 def open_engine(name: str, files: Sequence[Path], *, spark_master: str = "local[*]") -> scan.Engine:
@@ -94,14 +97,15 @@ def classify_files(
     sampler = scan.DuckDBEngine(files)
     try:
         sample = sampler.sample(sample_rows)
-        shapes = scan.count(sampler, [scan.ColumnPlan(f.name, ALL_TYPES) for f in fields], table=sample, shapes=True)
+        every = [scan.ColumnPlan(f.name, ALL_TYPES) for f in fields]
+        shapes = scan.count(sampler, every, table=sample, shapes=True, parts=SAMPLE_QUERIES)
         plans = _plans(fields, shapes, names)
-        sampled = scan.count(sampler, plans, table=sample)
+        sampled = scan.count(sampler, plans, table=sample, parts=SAMPLE_QUERIES)
     finally:
         sampler.close()
     result = sampled
     if mode is Mode.FULL:
-        plans = _full_plans(plans, sampled)
+        plans = _full_plans(plans, sampled, names)
         runner = open_engine(engine, files, spark_master=spark_master)
         try:
             result = scan.count(runner, plans, table="snapshot")
@@ -152,22 +156,41 @@ def _plans(
     return plans
 
 
-def _full_plans(plans: list[scan.ColumnPlan], sampled: scan.ScanResult) -> list[scan.ColumnPlan]:
-    """What a full scan counts: per column, only the types that fit at least ``CONTRADICTED`` of the sample (an
-    18-digit ID column passes Luhn one time in ten: counting bank cards over every row would change nothing but
-    the time), and the distinct values of identifying columns, which is how many people a resource holds. With
-    10,000 sampled values a share is known to about ±1 %, so a type under a fifth of the sample cannot reach the
-    half that even a name-backed decision needs."""
-    full = []
+def _full_plans(
+    plans: list[scan.ColumnPlan], sampled: scan.ScanResult, names: dict[str, list[NameEvidence]]
+) -> list[scan.ColumnPlan]:
+    """What a full scan counts: per column, only the types that could still decide it, and the distinct values of
+    identifying columns, which is how many people a resource holds: its document numbers (ID, passport, pass), or
+    its mobile numbers when it holds none (a person may have several).
+
+    A type that fits under ``CONTRADICTED`` of the sample is left out (an 18-digit ID column passes Luhn one time
+    in ten: counting bank cards over every row would change nothing but the time); so is a type the field's name
+    does not suggest whose strong conditions match under half the share its detector needs to decide by values
+    alone (a diagnosis 白内障 is shaped like a name, and nothing more). With 10,000 sampled values a share is known
+    to about ±1 %, so such a type cannot reach what a decision needs. Siblings decide together on what fits, and
+    are kept by their fit."""
+    siblings = {t for family in SIBLINGS for t in family}
+    counted = {}
     for plan in plans:
         counts = sampled.counts[plan.column]
-        kinds = tuple(t for t in plan.types if counts.share(t, strong=False) >= CONTRADICTED)
-        full.append(
-            scan.ColumnPlan(
-                plan.column, kinds, id_column=plan.id_column, distinct=bool(set(kinds) & set(scan.IDENTIFYING))
-            )
+        named = {n.type for n in names[plan.column]}
+        counted[plan.column] = {
+            t
+            for t in plan.types
+            if counts.share(t, strong=False) >= CONTRADICTED
+            and (t in named or t in siblings or counts.share(t, strong=True) >= BY_TYPE[t].strong_share / 2)
+        }
+    documents = any(kinds & set(scan.DOCUMENTS) for kinds in counted.values())
+    people = set(scan.DOCUMENTS) if documents else set(scan.IDENTIFYING)
+    return [
+        scan.ColumnPlan(
+            plan.column,
+            tuple(t for t in plan.types if t in counted[plan.column]),
+            id_column=plan.id_column,
+            distinct=bool(counted[plan.column] & people),
         )
-    return full
+        for plan in plans
+    ]
 
 
 def _with_sample_evidence(

@@ -18,7 +18,7 @@ every one of them with python-stdnum on random values.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -61,20 +61,50 @@ def _sql(template: str) -> exp.Expression:
     return sqlglot.parse_one(template, read="duckdb")
 
 
-def _weighted_sum(value: str, weights: Iterable[int], digit: Callable[[str, int], str]) -> str:
-    return " + ".join(f"{digit(value, i)} * {w}" for i, w in enumerate(weights, start=1))
+_TABLES: dict[str, tuple[int, ...]] = {}
 
 
-def _digit(value: str, position: int) -> str:
-    return f"(ASCII(SUBSTRING({value}, {position}, 1)) - 48)"
+def _table(name: str, values: Iterable[int]) -> str:
+    """A constant list, read with ``LIST_EXTRACT(table, i + 1)``: a lookup costs the engine less than the arithmetic
+    it saves. The SQL names it by a placeholder, inlined after rendering (``inline_tables``): parsing its thousands
+    of literals would cost sqlglot more than everything else it renders."""
+    _TABLES[name] = tuple(values)
+    return f"__table_{name}__"
 
 
-# GB 11643: the 18th character is (12 - Σ digit·2^(18-i) mod 11) mod 11, written 0-9 or X.
+def inline_tables(sql: str, dialect: str) -> str:
+    """``sql`` with the constant lists in place of their placeholders, as ``dialect`` writes a list."""
+    for name, values in _TABLES.items():
+        listed = ", ".join(map(str, values))
+        sql = sql.replace(f"__table_{name}__", f"[{listed}]" if dialect == "duckdb" else f"ARRAY({listed})")
+    return sql
+
+
+# GB 11643: the 18th character is (12 - Σ digit·2^(18-i) mod 11) mod 11, written 0-9 or X (for 10): the weighted
+# sum of all 18, the check character's weight 1, leaves 1 mod 11. The 17 digits are read from one integer two at a
+# time, each pair through a table of its weighted sum.
 _ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _PROVINCE = "(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])"
 _MONTH_DAY = "(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
 ID_18 = f"^{_PROVINCE}[0-9]{{4}}(18|19|20)[0-9]{{2}}{_MONTH_DAY}[0-9]{{3}}[0-9Xx]$"
 ID_15 = f"^{_PROVINCE}[0-9]{{4}}[0-9]{{2}}{_MONTH_DAY}[0-9]{{3}}$"
+
+
+def _id_pair(pair: int) -> str:
+    """The weighted sum of the ``pair``-th two digits from the right of the 17-digit body, for each value 00-99."""
+    tens, units = 16 - (2 * pair + 1), 16 - 2 * pair  # their positions, 0-based from the left
+    weight_tens = _ID_WEIGHTS[tens] if tens >= 0 else 0
+    return _table(f"id_pair_{pair}", (weight_tens * (n // 10) + _ID_WEIGHTS[units] * (n % 10) for n in range(100)))
+
+
+_ID_CHECK_VALUES = _table(
+    "id_check", ({**{str(d): d for d in range(10)}, "X": 10, "x": 10}.get(chr(code), -99) for code in range(128))
+)
+ID_CHECK = (
+    "(("
+    + " + ".join(f"LIST_EXTRACT({_id_pair(j)}, ((id_body // {100**j}) % 100) + 1)" for j in range(9))
+    + f" + LIST_EXTRACT({_ID_CHECK_VALUES}, ASCII(SUBSTRING(v, 18, 1)) + 1)) % 11) = 1"
+)
 
 
 def _nth_digit(number: str, width: int, position: int) -> str:
@@ -83,42 +113,44 @@ def _nth_digit(number: str, width: int, position: int) -> str:
     return f"(({number} // {10 ** (width - position)}) % 10)"
 
 
-ID_CHECK = (
-    "SUBSTRING('10X98765432', (("
-    + " + ".join(f"{_nth_digit('id_body', 17, i)} * {w}" for i, w in enumerate(_ID_WEIGHTS, start=1))
-    + ") % 11) + 1, 1) = UPPER(SUBSTRING(v, 18, 1))"
-)
+# Luhn over 16-19 digits, written solid or in groups (6222 0212 3456 7890): separators dropped, the last 9 digits and
+# the ones before them parsed as two integers (19 digits may pass 2^63), aligned on the right where Luhn counts
+# from. Two digits at a time through a table: for the pair "ab", a doubled (with 9 taken off above 4) plus b.
+_CARD_DIGITS = "CASE WHEN CONTAINS(v, ' ') OR CONTAINS(v, '-') THEN REPLACE(REPLACE(v, ' ', ''), '-', '') ELSE v END"
+_LUHN_PAIRS = _table("luhn_pairs", (2 * (n // 10) - 9 * (n // 50) + n % 10 for n in range(100)))
 
 
-# Luhn over 16-19 digits, written solid or in groups (6222 0212 3456 7890): the digits padded on the left to 19
-# (leading zeros add nothing) and parsed as two integers of 10 and 9 digits (19 digits may pass 2^63); every second
-# digit from the right doubled, with 9 taken off a doubled digit above 4 (2d - 9·(d div 5)).
-_CARD_DIGITS = "LPAD(REPLACE(REPLACE(v, ' ', ''), '-', ''), 19, '0')"
-
-
-def _luhn_term(position: int) -> str:
-    digit = _nth_digit("card_high", 10, position) if position <= 10 else _nth_digit("card_low", 9, position - 10)
-    if position % 2:  # counted from the right of 19 digits, odd positions here are the undoubled ones
-        return digit
-    return f"({digit} * 2 - 9 * ({digit} // 5))"
+def _luhn_pairs(number: str, width: int) -> list[str]:
+    return [f"LIST_EXTRACT({_LUHN_PAIRS}, (({number} // {100**j}) % 100) + 1)" for j in range((width + 1) // 2)]
 
 
 BANK_CARD = "^[1-9]([ -]?[0-9]){15,18}$"
-LUHN_CHECK = "((" + " + ".join(_luhn_term(i) for i in range(1, 20)) + ") % 10) = 0"
+# The high part's last digit is the 10th from the right, a doubled one: shifted left once, it pairs like the rest.
+LUHN_CHECK = "((" + " + ".join(_luhn_pairs("card_low", 9) + _luhn_pairs("(card_high * 10)", 11)) + ") % 10) = 0"
 
-# GB 32100: 17 characters of a 31-character alphabet weighted 3^(i-1) mod 31, then a check character.
+# GB 32100: 17 characters of a 31-character alphabet weighted 3^(i-1) mod 31, then the check character, which
+# makes the whole sum with weight 1 for itself divisible by 31. Each character's value is looked up by its code
+# (upper and lower case alike: codes are typed in lower case now and then); characters 3-8 are the county code,
+# digits by the pattern, and read from one integer; characters 9-18 come from one split of their part of the value
+# (a substring per character costs twice as much).
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)]
-# (?i): typed in lower case now and then, and checked on the upper-cased value like the check character.
+_CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)] + [1]
+_CREDIT_VALUES = _table(
+    "credit_values", (CREDIT_ALPHABET.find(chr(code).upper()) if chr(code).isalnum() else -1 for code in range(128))
+)
 CREDIT_CODE = "(?i)^[1-9A-GY][1-9A-HJ-NP-RT-Y0-9][0-9]{6}[0-9A-HJ-NP-RT-Y]{9}[0-9A-HJ-NP-RT-Y]$"
+_CREDIT_CHARACTERS = ["ASCII(v)", "ASCII(SUBSTRING(v, 2, 1))"] + [
+    f"ASCII(LIST_EXTRACT(credit_tail, {i}))" for i in range(1, 11)
+]
 CREDIT_CHECK = (
-    f"SUBSTRING('{CREDIT_ALPHABET}', ((31 - (("
-    + _weighted_sum(
-        "credit_code",
-        _CREDIT_WEIGHTS,
-        lambda value, i: f"(STRPOS('{CREDIT_ALPHABET}', SUBSTRING({value}, {i}, 1)) - 1)",
+    "(("
+    + " + ".join(
+        f"{_nth_digit('credit_county', 6, i - 2)} * {w}"
+        if 3 <= i <= 8
+        else f"LIST_EXTRACT({_CREDIT_VALUES}, {_CREDIT_CHARACTERS[i - 1 if i < 3 else i - 7]} + 1) * {w}"
+        for i, w in enumerate(_CREDIT_WEIGHTS, start=1)
     )
-    + ") % 31)) % 31) + 1, 1) = SUBSTRING(credit_code, 18, 1)"
+    + ") % 31) = 0"
 )
 
 _PROVINCE_SHORT = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -207,7 +239,6 @@ class _Rule:
 
 def _rules(kind: InfoType) -> list[_Rule]:
     d = _dictionary()
-    not_org = f"NOT {_regex(ORG_SUFFIX)}"
     match kind:
         case InfoType.ID_NUMBER:
             return [_Rule(ID_18, ID_CHECK), _Rule(ID_15, strong=False)]
@@ -216,7 +247,8 @@ def _rules(kind: InfoType) -> list[_Rule]:
             double = "|".join(x for x in d["surnames"] if len(x) == 2)
             han = "[\u4e00-\u9fa5]"
             name = f"^(({double}){han}{{1,2}}|[{single}]{han}{{1,3}}|{han}{{1,6}}·{han}{{1,10}})$"
-            not_word = f"{not_org} AND NOT {_regex(_words_regex(d['not_names']))}"
+            # one regular expression for both exclusions: an organization's ending, a word that is not a name
+            not_word = f"NOT {_regex(ORG_SUFFIX + '|' + _words_regex(d['not_names']))}"
             return [_Rule(name, not_word), _Rule(f"^{han}{{2,4}}$", not_word, strong=False)]
         case InfoType.MOBILE:
             return [_Rule(MOBILE)]
@@ -295,10 +327,9 @@ def conditions(kind: InfoType) -> Conditions:
 # A date and the birth date inside the same row's ID number (``i``), however the date is written: 1985-03-12,
 # 19850312, 1985/3/12, 1985年3月12日, a timestamp at midnight; the 15-digit numbers of the 1980s carry YYMMDD.
 _YMD = "'^([0-9]{4})[^0-9]?([0-9]{1,2})[^0-9]?([0-9]{1,2})'"
-# ISO dates (YYYY-MM-DD, most of them) are cut by position; only the others pay for the regular expression.
+# ISO dates (YYYY-MM-DD, most of them) only lose their dashes; only the others pay for the regular expression.
 ID_AGREES = (
-    "CASE WHEN LENGTH(v) = 10 AND SUBSTRING(v, 5, 1) = '-' THEN SUBSTRING(v, 1, 4) || SUBSTRING(v, 6, 2)"
-    " || SUBSTRING(v, 9, 2)"
+    "CASE WHEN v LIKE '____-__-__' THEN REPLACE(v, '-', '')"
     f" ELSE REGEXP_EXTRACT(v, {_YMD}, 1) || LPAD(REGEXP_EXTRACT(v, {_YMD}, 2), 2, '0')"
     f" || LPAD(REGEXP_EXTRACT(v, {_YMD}, 3), 2, '0') END"
     " = CASE LENGTH(i) WHEN 18 THEN SUBSTRING(i, 7, 8) WHEN 15 THEN '19' || SUBSTRING(i, 7, 6) END"
@@ -309,10 +340,13 @@ ID_AGREES = (
 # TRY_CAST: the engine may compute them before the pattern rules a value out.
 DERIVED: dict[InfoType, dict[str, str]] = {
     InfoType.ID_NUMBER: {"id_body": "TRY_CAST(SUBSTRING(v, 1, 17) AS BIGINT)"},
-    InfoType.CREDIT_CODE: {"credit_code": "UPPER(v)"},
+    InfoType.CREDIT_CODE: {
+        "credit_tail": "STRING_SPLIT(SUBSTRING(v, 9, 10), '')",
+        "credit_county": "TRY_CAST(SUBSTRING(v, 3, 6) AS INTEGER)",
+    },
     InfoType.BANK_CARD: {
-        "card_high": f"TRY_CAST(SUBSTRING({_CARD_DIGITS}, 1, 10) AS BIGINT)",
-        "card_low": f"TRY_CAST(SUBSTRING({_CARD_DIGITS}, 11, 9) AS BIGINT)",
+        "card_high": f"TRY_CAST(LEFT({_CARD_DIGITS}, LENGTH({_CARD_DIGITS}) - 9) AS BIGINT)",
+        "card_low": f"TRY_CAST(RIGHT({_CARD_DIGITS}, 9) AS BIGINT)",
     },
 }
 _DERIVED_NAMES = {name for parts in DERIVED.values() for name in parts}
@@ -339,7 +373,14 @@ def _placeheld(tree: exp.Expression, dialect: str) -> str:
             return exp.column(f"__derived_{node.name}__")
         return node
 
-    return tree.copy().transform(placeholders).sql(dialect=dialect)
+    placed = tree.copy().transform(placeholders)
+    if dialect == "spark":
+        # Spark's arrays count from 0, DuckDB's from 1; ELEMENT_AT counts from 1 and takes an INT. (Brackets are not
+        # used: sqlglot rewrites their index for 0-based dialects, a literal one always, an expression sometimes.)
+        for node in [n for n in placed.find_all(exp.Anonymous) if n.name.upper() == "LIST_EXTRACT"][::-1]:
+            items, index = node.expressions
+            node.replace(exp.Anonymous(this="ELEMENT_AT", expressions=[items, exp.cast(index, "INT")]))
+    return inline_tables(placed.sql(dialect=dialect), dialect)
 
 
 @cache

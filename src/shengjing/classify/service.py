@@ -235,8 +235,9 @@ def classify_new_snapshot(sessions: sessionmaker[Session], actor: Principal, cod
 
 
 def _people(detection: SnapshotDetection, types: dict[str, InfoType]) -> tuple[int | None, str]:
-    """How many people a resource holds: the largest distinct count of an identifying field (full mode), else at
-    most its rows (sample mode: an upper bound that a full scan refines)."""
+    """How many people a resource holds: the largest distinct count of an identifying field (full mode: of its
+    document numbers, or of its mobiles when it holds none), else at most its rows (sample mode: an upper bound that
+    a full scan refines)."""
     identifying = [name for name, kind in types.items() if kind in IDENTIFYING]
     if not identifying:
         return None, "no identifying field"
