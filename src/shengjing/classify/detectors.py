@@ -139,15 +139,17 @@ _CREDIT_VALUES = _table(
     "credit_values", (CREDIT_ALPHABET.find(chr(code).upper()) if chr(code).isalnum() else -1 for code in range(128))
 )
 CREDIT_CODE = "(?i)^[1-9A-GY][1-9A-HJ-NP-RT-Y0-9][0-9]{6}[0-9A-HJ-NP-RT-Y]{9}[0-9A-HJ-NP-RT-Y]$"
-_CREDIT_CHARACTERS = ["ASCII(v)", "ASCII(SUBSTRING(v, 2, 1))"] + [
-    f"ASCII(LIST_EXTRACT(credit_tail, {i}))" for i in range(1, 11)
-]
+_CREDIT_CODES = {  # each non-county character's code, by its position
+    1: "ASCII(v)",
+    2: "ASCII(SUBSTRING(v, 2, 1))",
+    **{i: f"ASCII(LIST_EXTRACT(credit_tail, {i - 8}))" for i in range(9, 19)},
+}
 CREDIT_CHECK = (
     "(("
     + " + ".join(
-        f"{_nth_digit('credit_county', 6, i - 2)} * {w}"
-        if 3 <= i <= 8
-        else f"LIST_EXTRACT({_CREDIT_VALUES}, {_CREDIT_CHARACTERS[i - 1 if i < 3 else i - 7]} + 1) * {w}"
+        f"LIST_EXTRACT({_CREDIT_VALUES}, {_CREDIT_CODES[i]} + 1) * {w}"
+        if i in _CREDIT_CODES
+        else f"{_nth_digit('credit_county', 6, i - 2)} * {w}"
         for i, w in enumerate(_CREDIT_WEIGHTS, start=1)
     )
     + ") % 31) = 0"

@@ -190,7 +190,6 @@ class DuckDBEngine:
 
         self.connection = duckdb.connect(config={"threads": threads} if threads else {})
         self.files = list(files)
-        self.file_rows = [pq.read_metadata(f).num_rows for f in files]
         listed = ", ".join(_literal(str(f)) for f in files)
         self.connection.execute(f"CREATE VIEW snapshot AS SELECT * FROM read_parquet([{listed}])")  # noqa: S608
         # No progress bar on stdout (it would corrupt --json output); then the snapshot's files stay readable, and
@@ -211,14 +210,16 @@ class DuckDBEngine:
         snapshot, so a format that changed over time (15-digit IDs in old records) is seen; the full scan still
         counts every row.
         """
-        if sum(self.file_rows) <= max(reservoir_limit, rows):
+        # Only a sample needs the row counts: a full scan's engine reads no footer before its query.
+        file_rows = [pq.read_metadata(f).num_rows for f in self.files]
+        if sum(file_rows) <= max(reservoir_limit, rows):
             reservoir = f"reservoir({int(rows)} ROWS) REPEATABLE ({SAMPLE_SEED})"
             self.connection.execute(f"CREATE TABLE sample AS SELECT * FROM snapshot USING SAMPLE {reservoir}")  # noqa: S608
             return "sample"
         runs = [
             f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({_literal(str(self.files[i]))}, "  # noqa: S608
             f"file_row_number = true) WHERE file_row_number BETWEEN {first} AND {last}"
-            for i, first, last in _runs(self.file_rows, rows, SAMPLE_RUNS)
+            for i, first, last in _runs(file_rows, rows, SAMPLE_RUNS)
         ]
         # Each run is read on one thread: two halves at once, then put together.
         halves = (runs[: len(runs) // 2], runs[len(runs) // 2 :])
