@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench._util import timed
 from shengjing.classify.detectors import InfoType
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,22 +379,6 @@ def parquet_file(rows: int) -> Path:
 # --- The runs ---------------------------------------------------------------------------------------------
 
 
-def _timed(command: list[str]) -> tuple[float, float, int, str]:
-    """Run a command: (wall seconds, CPU seconds, peak RSS in bytes of that one process, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
-        # wait4 gives this child's own rusage; RUSAGE_CHILDREN would mix in every earlier child's peak.
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise RuntimeError(f"{command[:3]} failed: {err.read().decode(errors='replace')[-2000:]}")
-        return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out.read().decode()
-
-
 def _warm(path: Path) -> None:
     """Read the file once so every contender starts with it in the page cache."""
     with path.open("rb") as f:
@@ -584,7 +567,7 @@ def main() -> None:
             ("presidio", [*presidio, str(path), str(PRESIDIO_VALUES)]),
         ):
             _warm(path)
-            wall, cpu, peak, out = _timed(command)
+            wall, cpu, peak, out = astuple(timed(command, cwd=ROOT))
             outputs[name] = json.loads(out.splitlines()[-1])
             best[name] = min(best.get(name, (wall, cpu)), (wall, cpu))
             peaks[name] = max(peaks.get(name, 0), peak)

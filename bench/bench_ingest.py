@@ -26,11 +26,11 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from bench._util import Timed, timed
 from shengjing import domains
 from shengjing.catalog import service as catalog
 from shengjing.config import Settings
@@ -138,26 +139,10 @@ def _store(var_dir: Path) -> str:
     return description.code
 
 
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Run a command: (wall seconds, CPU seconds, peak RSS in bytes of that one process, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        # wait4 gives this child's own rusage; RUSAGE_CHILDREN would mix in every earlier child's peak.
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise RuntimeError(f"{command[:2]} failed: {err.read().decode(errors='replace')[-2000:]}")
-        return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out.read().decode()
-
-
-def _shengjing(var_dir: Path, *args: str) -> tuple[float, float, int, str]:
+def _shengjing(var_dir: Path, *args: str) -> Timed:
     """Run the ``shengjing`` CLI on the store in ``var_dir``."""
     env = {**os.environ, "SHENGJING_VAR_DIR": str(var_dir), "SHENGJING_DATABASE_URL": ""}
-    return _timed([str(Path(sys.executable).with_name("shengjing")), *args], env)
+    return timed([str(Path(sys.executable).with_name("shengjing")), *args], env=env)
 
 
 # --- The runs ---------------------------------------------------------------------------------------------
@@ -174,7 +159,8 @@ with duckdb.connect() as con:
 def _duckdb(csv: Path, out: Path) -> tuple[float, float]:
     """DuckDB's own CSV → Parquet with its defaults (type sniffing, snappy, all cores), in a fresh Python process
     like the ingest, so both pay for starting up: (wall, CPU) seconds."""
-    return _timed([sys.executable, "-c", _DUCKDB_COPY, str(csv), str(out)], dict(os.environ))[:2]
+    run = timed([sys.executable, "-c", _DUCKDB_COPY, str(csv), str(out)])
+    return run.seconds, run.cpu
 
 
 def _warm(path: Path) -> None:
@@ -203,7 +189,7 @@ def main() -> None:
                 shutil.rmtree(var_dir, ignore_errors=True)
                 code = _store(var_dir)
                 _warm(path)
-                wall, cpu, peak, out = _shengjing(var_dir, "ingest", str(path), "--resource", code, "--json")
+                wall, cpu, peak, out = astuple(_shengjing(var_dir, "ingest", str(path), "--resource", code, "--json"))
                 report = json.loads(out)
                 assert report["rows_in"] == report["rows_accepted"] + report["rows_quarantined"] == ROWS
                 best[encoding] = min(best.get(encoding, (wall, cpu)), (wall, cpu))

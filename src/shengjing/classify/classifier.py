@@ -105,7 +105,7 @@ def classify_files(
         sampler.close()
     result = sampled
     if mode is Mode.FULL:
-        plans = _full_plans(plans, sampled, names)
+        plans = _full_plans(plans, sampled, names, repeats=shapes.repeats, rows_total=rows_total)
         runner = open_engine(engine, files, spark_master=spark_master)
         try:
             result = scan.count(runner, plans, table="snapshot")
@@ -152,12 +152,20 @@ def _plans(
     for f in fields:
         kinds = candidates(shapes.counts[f.name], names[f.name])
         id_column = next((c for c in id_columns if c != f.name), None) if InfoType.BIRTH_DATE in kinds else None
-        plans.append(scan.ColumnPlan(f.name, tuple(sorted(kinds)), id_column=id_column))
+        # A full scan trims a column only if its sample held a padded value: searching every value for a space
+        # costs a tenth of the scan, and a padded value the sample missed is then one that fits nothing.
+        trim = shapes.padded.get(f.name, 0) > 0
+        plans.append(scan.ColumnPlan(f.name, tuple(sorted(kinds)), id_column=id_column, trim=trim))
     return plans
 
 
 def _full_plans(
-    plans: list[scan.ColumnPlan], sampled: scan.ScanResult, names: dict[str, list[NameEvidence]]
+    plans: list[scan.ColumnPlan],
+    sampled: scan.ScanResult,
+    names: dict[str, list[NameEvidence]],
+    *,
+    repeats: dict[str, scan.Repeats],
+    rows_total: int,
 ) -> list[scan.ColumnPlan]:
     """What a full scan counts: per column, only the types that could still decide it, and the distinct values of
     identifying columns, which is how many people a resource holds: its document numbers (ID, passport, pass), or
@@ -168,7 +176,10 @@ def _full_plans(
     does not suggest whose strong conditions match under half the share its detector needs to decide by values
     alone (a diagnosis 白内障 is shaped like a name, and nothing more). With 10,000 sampled values a share is known
     to about ±1 %, so such a type cannot reach what a decision needs. Siblings decide together on what fits, and
-    are kept by their fit."""
+    are kept by their fit.
+
+    A column whose values repeat (``Repeats.repetitive``: names, diagnoses, ethnicities, districts) is counted over
+    its distinct values, each weighted by its rows, unless its dates are compared row by row with an ID number."""
     siblings = {t for family in SIBLINGS for t in family}
     counted = {}
     for plan in plans:
@@ -188,6 +199,8 @@ def _full_plans(
             tuple(t for t in plan.types if t in counted[plan.column]),
             id_column=plan.id_column,
             distinct=bool(counted[plan.column] & people),
+            trim=plan.trim,
+            grouped=plan.id_column is None and plan.column in repeats and repeats[plan.column].repetitive(rows_total),
         )
         for plan in plans
     ]

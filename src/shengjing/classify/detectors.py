@@ -81,9 +81,11 @@ def inline_tables(sql: str, dialect: str) -> str:
 
 
 # GB 11643: the 18th character is (12 - Σ digit·2^(18-i) mod 11) mod 11, written 0-9 or X (for 10): the weighted
-# sum of all 18, the check character's weight 1, leaves 1 mod 11. The 17 digits are read from one integer two at a
-# time, each pair through a table of its weighted sum.
-_ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
+# sum of all 18, the check character's weight 2^0 = 1, leaves 1 mod 11. All 18 characters are read as one integer
+# (``id_number``: one cast of the whole value, where a cast of its first 17 characters costs a substring more), two
+# digits at a time from the right, each pair through a table of its weighted sum. A number ending in X cannot be
+# cast: its first 17 digits, times ten, are kept negated, and the X adds its 10.
+_ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(18)]
 _PROVINCE = "(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])"
 _MONTH_DAY = "(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
 ID_18 = f"^{_PROVINCE}[0-9]{{4}}(18|19|20)[0-9]{{2}}{_MONTH_DAY}[0-9]{{3}}[0-9Xx]$"
@@ -91,19 +93,16 @@ ID_15 = f"^{_PROVINCE}[0-9]{{4}}[0-9]{{2}}{_MONTH_DAY}[0-9]{{3}}$"
 
 
 def _id_pair(pair: int) -> str:
-    """The weighted sum of the ``pair``-th two digits from the right of the 17-digit body, for each value 00-99."""
-    tens, units = 16 - (2 * pair + 1), 16 - 2 * pair  # their positions, 0-based from the left
-    weight_tens = _ID_WEIGHTS[tens] if tens >= 0 else 0
-    return _table(f"id_pair_{pair}", (weight_tens * (n // 10) + _ID_WEIGHTS[units] * (n % 10) for n in range(100)))
+    """The weighted sum of the ``pair``-th two digits from the right of the 18, for each value 00-99."""
+    tens, units = 17 - (2 * pair + 1), 17 - 2 * pair  # their positions, 0-based from the left
+    weighted = (_ID_WEIGHTS[tens] * (n // 10) + _ID_WEIGHTS[units] * (n % 10) for n in range(100))
+    return _table(f"id_pair_{pair}", weighted)
 
 
-_ID_CHECK_VALUES = _table(
-    "id_check", ({**{str(d): d for d in range(10)}, "X": 10, "x": 10}.get(chr(code), -99) for code in range(128))
-)
 ID_CHECK = (
     "(("
-    + " + ".join(f"LIST_EXTRACT({_id_pair(j)}, ((id_body // {100**j}) % 100) + 1)" for j in range(9))
-    + f" + LIST_EXTRACT({_ID_CHECK_VALUES}, ASCII(SUBSTRING(v, 18, 1)) + 1)) % 11) = 1"
+    + " + ".join(f"LIST_EXTRACT({_id_pair(j)}, ((ABS(id_number) // {100**j}) % 100) + 1)" for j in range(9))
+    + " + CASE WHEN id_number < 0 THEN 10 ELSE 0 END) % 11) = 1"
 )
 
 
@@ -113,20 +112,16 @@ def _nth_digit(number: str, width: int, position: int) -> str:
     return f"(({number} // {10 ** (width - position)}) % 10)"
 
 
-# Luhn over 16-19 digits, written solid or in groups (6222 0212 3456 7890): separators dropped, the last 9 digits and
-# the ones before them parsed as two integers (19 digits may pass 2^63), aligned on the right where Luhn counts
-# from. Two digits at a time through a table: for the pair "ab", a doubled (with 9 taken off above 4) plus b.
+# Luhn over 16-19 digits, written solid or in groups (6222 0212 3456 7890): separators dropped, the digits read as
+# one unsigned integer (19 digits may pass 2^63, not 2^64), two at a time from the right, where Luhn counts from,
+# through a table: for the pair "ab", a doubled (with 9 taken off above 4) plus b.
 _CARD_DIGITS = "CASE WHEN CONTAINS(v, ' ') OR CONTAINS(v, '-') THEN REPLACE(REPLACE(v, ' ', ''), '-', '') ELSE v END"
 _LUHN_PAIRS = _table("luhn_pairs", (2 * (n // 10) - 9 * (n // 50) + n % 10 for n in range(100)))
-
-
-def _luhn_pairs(number: str, width: int) -> list[str]:
-    return [f"LIST_EXTRACT({_LUHN_PAIRS}, (({number} // {100**j}) % 100) + 1)" for j in range((width + 1) // 2)]
-
-
 BANK_CARD = "^[1-9]([ -]?[0-9]){15,18}$"
-# The high part's last digit is the 10th from the right, a doubled one: shifted left once, it pairs like the rest.
-LUHN_CHECK = "((" + " + ".join(_luhn_pairs("card_low", 9) + _luhn_pairs("(card_high * 10)", 11)) + ") % 10) = 0"
+# (The lowest pair is taken without a division: Spark's DIV answers a long, which a number past 2^63 overflows.)
+_CARD_PAIRS = ["card_number % 100", *(f"(card_number // {100**j}) % 100" for j in range(1, 10))]
+_LUHN_SUM = " + ".join(f"LIST_EXTRACT({_LUHN_PAIRS}, CAST({pair} AS INTEGER) + 1)" for pair in _CARD_PAIRS)
+LUHN_CHECK = f"(({_LUHN_SUM}) % 10) = 0"
 
 # GB 32100: 17 characters of a 31-character alphabet weighted 3^(i-1) mod 31, then the check character, which
 # makes the whole sum with weight 1 for itself divisible by 31. Each character's value is looked up by its code
@@ -341,15 +336,12 @@ ID_AGREES = (
 # subexpression inside CASE, and parsing once per digit cost a bank-card column eight times a regular expression.
 # TRY_CAST: the engine may compute them before the pattern rules a value out.
 DERIVED: dict[InfoType, dict[str, str]] = {
-    InfoType.ID_NUMBER: {"id_body": "TRY_CAST(SUBSTRING(v, 1, 17) AS BIGINT)"},
+    InfoType.ID_NUMBER: {"id_number": "COALESCE(TRY_CAST(v AS BIGINT), -10 * TRY_CAST(SUBSTRING(v, 1, 17) AS BIGINT))"},
     InfoType.CREDIT_CODE: {
         "credit_tail": "STRING_SPLIT(SUBSTRING(v, 9, 10), '')",
         "credit_county": "TRY_CAST(SUBSTRING(v, 3, 6) AS INTEGER)",
     },
-    InfoType.BANK_CARD: {
-        "card_high": f"TRY_CAST(LEFT({_CARD_DIGITS}, LENGTH({_CARD_DIGITS}) - 9) AS BIGINT)",
-        "card_low": f"TRY_CAST(RIGHT({_CARD_DIGITS}, 9) AS BIGINT)",
-    },
+    InfoType.BANK_CARD: {"card_number": f"TRY_CAST({_CARD_DIGITS} AS UBIGINT)"},
 }
 _DERIVED_NAMES = {name for parts in DERIVED.values() for name in parts}
 _PLACEHOLDER = "__value__"
@@ -382,6 +374,10 @@ def _placeheld(tree: exp.Expression, dialect: str) -> str:
         for node in [n for n in placed.find_all(exp.Anonymous) if n.name.upper() == "LIST_EXTRACT"][::-1]:
             items, index = node.expressions
             node.replace(exp.Anonymous(this="ELEMENT_AT", expressions=[items, exp.cast(index, "INT")]))
+        # Spark has no unsigned integers: a card number's 19 digits fit its DECIMAL(20, 0).
+        for node in list(placed.find_all(exp.DataType)):
+            if node.this == exp.DataType.Type.UBIGINT:
+                node.replace(exp.DataType.build("DECIMAL(20, 0)"))
     return inline_tables(placed.sql(dialect=dialect), dialect)
 
 
