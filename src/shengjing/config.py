@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         "duckdb", description="Engine of full-scan classification runs (Spark for resources beyond one machine)."
     )
     spark_master: str = Field("local[*]", description="Spark master URL for the Spark engine.")
+    sandbox_engine: Literal["duckdb", "spark"] = Field("duckdb", description="Engine of sandbox queries by default.")
+    sandbox_time_limit_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="A sandbox query is stopped after running this long."
+    )
+    sandbox_memory_limit: str = Field(
+        "2GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Memory a sandbox query may use.",
+    )
+    sandbox_threads: int = Field(2, ge=1, le=256, description="Threads a sandbox query may use.")
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")

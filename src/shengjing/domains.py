@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
-DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "classify", "demo")
+DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "classify", "sandbox", "demo")
 
 # The top-level commands each domain's ``cli`` module adds (its ``COMMANDS``). Knowing them without importing
 # lets ``shengjing ingest`` load only the ingest domain's code: importing every domain costs a second of
@@ -21,6 +21,7 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "opendata": ("dcat",),
     "ingest": ("ingest", "snapshot", "quality"),
     "classify": ("classify", "grading"),
+    "sandbox": ("authorization", "query", "runs", "egress", "analysis"),
     "demo": ("demo",),
 }
 

@@ -554,6 +554,57 @@ def classification_subjects(db: Session, actor: Principal, code: str | None = No
     ]
 
 
+# --- authorized operation support: what the sandbox reads about the resources it authorizes ----------------
+
+
+@dataclass(frozen=True)
+class SandboxSubject:
+    """A resource as the sandbox sees it: its department, its fields' names, labels and types, its current version."""
+
+    id: int
+    code: str
+    name: str
+    department_id: int
+    department: str
+    department_name: str
+    fields: tuple[tuple[str, str, str], ...]  # (name, label, data type)
+    current_version: int | None
+
+
+def sandbox_subjects(
+    db: Session, codes: list[str] | None = None, *, ids: set[int] | None = None, visible_to: Principal | None = None
+) -> list[SandboxSubject]:
+    """The resources named ``codes`` (in that order), or those of ``ids``; NotFound for a code that does not exist,
+    or that ``visible_to`` cannot see in the catalog (an operator drafting an authorization). Without
+    ``visible_to`` the caller, the sandbox's service, has checked the authorization that lets its operator read
+    them."""
+    stmt = select(Resource).where(Resource.code.in_(codes) if codes is not None else Resource.id.in_(ids or set()))
+    if visible_to is not None:
+        stmt = restrict_visible(stmt, visible_to)
+    found = {r.code: r for r in db.scalars(stmt)}
+    codes = codes if codes is not None else sorted(found)
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise NotFound.of("数据资源", "resource", missing[0])
+    departments = {
+        o.id: o
+        for o in db.scalars(select(Organization).where(Organization.id.in_({r.department_id for r in found.values()})))
+    }
+    return [
+        SandboxSubject(
+            id=r.id,
+            code=r.code,
+            name=r.name,
+            department_id=r.department_id,
+            department=departments[r.department_id].code,
+            department_name=departments[r.department_id].name,
+            fields=tuple((f.name, f.label, f.data_type) for f in r.fields),
+            current_version=r.current_version,
+        )
+        for r in (found[c] for c in codes)
+    ]
+
+
 # --- data elements (数据元): the bureau's standard definitions that fields point to ---------------------
 
 

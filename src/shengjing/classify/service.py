@@ -49,7 +49,7 @@ from shengjing.classify.schemas import (
 )
 from shengjing.config import Settings
 from shengjing.errors import InvalidInput, NotFound, PermissionDenied
-from shengjing.identity.principal import Principal
+from shengjing.identity.principal import Principal, system_principal
 from shengjing.store.db import unit_of_work, utcnow
 from shengjing.store.lake import Lake
 
@@ -745,6 +745,15 @@ def column_controls(db: Session, actor: Principal, code: str) -> dict[str, str]:
     """The column control an authorization draft offers per field: the rule set's control for the confirmed level
     (e.g. L4 → hidden), and hidden for every field not yet reviewed."""
     return {f.field: f.column_control for f in get_grading(db, actor, code).fields}
+
+
+def draft_controls(db: Session, code: str) -> dict[str, tuple[str, str | None]]:
+    """For the sandbox drafting an authorization: each field's offered control and its reviewed level (None while
+    unreviewed, and then hidden). Only controls and levels, no evidence: the drafter need not see the grading."""
+    return {
+        f.field: (f.column_control, f.level if f.status != ReviewStatus.PROPOSED.value else None)
+        for f in get_grading(db, system_principal("sandbox-draft"), code).fields
+    }
 
 
 def overview(db: Session, actor: Principal) -> OverviewOut:

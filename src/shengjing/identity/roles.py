@@ -45,6 +45,14 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
         _SELF_SERVICE | {p.ORG_VIEW, p.USER_VIEW, p.ROLE_VIEW, p.AUDIT_VIEW, p.AUDIT_VERIFY},
     ),
     RoleSpec(
+        # The data bureau's reviewer of what leaves the sandbox (出域审核员); the sandbox grants what it reviews.
+        "egress_reviewer",
+        "出域审核员",
+        "Egress reviewer",
+        frozenset({OrgType.DATA_BUREAU}),
+        _SELF_SERVICE | {p.ORG_VIEW},
+    ),
+    RoleSpec(
         "department_admin",
         "部门管理员",
         "Department administrator",
