@@ -55,3 +55,23 @@ def test_a_small_demo_city_is_catalogued_and_ingested(
         # Running the catalog step again (a second `shengjing demo`) changes nothing it should not.
         demo.set_up_catalog(db, system)
         assert catalog.get_resource(db, system, PERSON).current_version == 1
+
+    # The demo's authorizations are active, and the demo analyst queries under them.
+    codes = demo.set_up_authorizations(sessions, system)
+    assert demo.set_up_authorizations(sessions, system) == codes  # a second `shengjing demo` files none again
+    from shengjing.identity import service as identity
+    from shengjing.sandbox import service as sandbox
+
+    with unit_of_work(sessions) as db:
+        analyst = identity.principal_for(identity._find_user(db, system, "analyst"), "session")
+        assert {a.status for a in sandbox.list_authorizations(db, analyst)} == {"active"}
+    out = sandbox.run_query(
+        sessions,
+        analyst,
+        codes[0],
+        "SELECT p.district_code, i.insurance_type, COUNT(*) AS n, AVG(i.amount) AS paid FROM person p "
+        "JOIN insurance i ON p.id_number = i.id_number GROUP BY 1, 2",
+    )
+    assert out.status == "released" and out.rows and all(row[2] >= 10 for row in out.rows)
+    private = sandbox.run_query(sessions, analyst, codes[1], "SELECT sex, COUNT(*) FROM person GROUP BY sex")
+    assert private.status == "pending_review" and private.epsilon == 0.5

@@ -569,6 +569,7 @@ class SandboxSubject:
     department_name: str
     fields: tuple[tuple[str, str, str], ...]  # (name, label, data type)
     current_version: int | None
+    identifying_fields: frozenset[str] = frozenset()  # a value of its own in every row of the current version
 
 
 def sandbox_subjects(
@@ -590,6 +591,17 @@ def sandbox_subjects(
         o.id: o
         for o in db.scalars(select(Organization).where(Organization.id.in_({r.department_id for r in found.values()})))
     }
+    current_versions = {r.id: r.current_version for r in found.values() if r.current_version is not None}
+    identifying = {
+        v.resource_id: frozenset(v.details.get("identifying_fields", ()))
+        for v in db.scalars(
+            select(ResourceVersion).where(
+                ResourceVersion.resource_id.in_(current_versions),
+                ResourceVersion.version.in_(set(current_versions.values())),
+            )
+        )
+        if v.version == current_versions[v.resource_id]
+    }
     return [
         SandboxSubject(
             id=r.id,
@@ -600,6 +612,7 @@ def sandbox_subjects(
             department_name=departments[r.department_id].name,
             fields=tuple((f.name, f.label, f.data_type) for f in r.fields),
             current_version=r.current_version,
+            identifying_fields=identifying.get(r.id, frozenset()),
         )
         for r in (found[c] for c in codes)
     ]

@@ -76,6 +76,8 @@ def demo(
         )
 
     service.ingest_city(cli.sessions, cli.actor, files, progress=ingested)
+    codes = service.set_up_authorizations(cli.sessions, cli.actor)
+    console.print(f"authorizations 授权运营: {', '.join(codes)} active; the analyst can query them in the sandbox")
     console.print(f"log in at http://{cli.settings.host}:{cli.settings.port}/login")
 
 

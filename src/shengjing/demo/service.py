@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,8 @@ from shengjing.identity.principal import OrgType, Principal
 from shengjing.identity.schemas import OrganizationCreate, UserCreate
 from shengjing.ingest import service as ingest
 from shengjing.ingest.service import IngestReport
+from shengjing.sandbox import service as sandbox
+from shengjing.store.db import unit_of_work, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class DemoUser:
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("admin", "平台管理员（数据局）", shenyang.DATA_BUREAU, "platform_admin"),
     DemoUser("auditor", "安全审计员（数据局）", shenyang.DATA_BUREAU, "auditor"),
+    DemoUser("reviewer", "出域审核员（数据局）", shenyang.DATA_BUREAU, "egress_reviewer"),
     DemoUser("gongan", "公安局数据管理员", shenyang.DEPARTMENTS[0], "department_admin"),
     DemoUser("analyst", "运营机构分析师", shenyang.OPERATOR, "operator_analyst"),
     DemoUser("merchant", "数商业务员", shenyang.DATA_MERCHANT, "merchant_member"),
@@ -142,3 +146,88 @@ def ingest_city(
         if progress is not None:
             progress(table, report)
     return reports
+
+
+# --- authorized operation: two authorizations of the operator, taken through the workflow to active ----------
+
+PERSON_CONTROLS = {
+    "id_number": "join",
+    "name": "hidden",
+    "sex": "group_by",
+    "birth_date": {"control": "masked", "mask": "year"},
+    "ethnicity": "group_by",
+    "mobile": "hidden",
+    "district_code": "group_by",
+    "address": "hidden",
+    "registered_at": "hidden",
+}
+INSURANCE_CONTROLS = {
+    "id_number": "join",
+    "employer_credit_code": "group_by",
+    "insurance_type": "plain",
+    "month": "plain",
+    "contribution_base": {"control": "aggregate", "bounds": [0, 50000]},
+    "amount": {"control": "aggregate", "bounds": [0, 20000]},
+}
+
+
+def demo_authorizations(operator: str, start: str, end: str) -> list[dict[str, object]]:
+    """Statistics on social insurance, results leaving at once; and a credit analysis under differential privacy,
+    results reviewed before they leave."""
+    resources = [
+        {"resource": "SY-GA-PERSON", "table": "person", "columns": PERSON_CONTROLS},
+        {"resource": "SY-RS-SOCIAL-INSURANCE", "table": "insurance", "columns": INSURANCE_CONTROLS},
+    ]
+    common = {"operator": operator, "valid_from": start, "valid_until": end, "resources": resources}
+    return [
+        {
+            **common,
+            "title": "社会保险参保与缴费统计",
+            "scenario": "social_security",
+            "purpose": "按区县、性别和险种统计参保人数与缴费水平，支撑社保政策评估。",
+            "egress": "automatic",
+            "row_limit": 10_000,
+            "min_group_size": 10,
+        },
+        {
+            **common,
+            "title": "普惠金融征信：缴费能力分析",
+            "scenario": "finance_credit",
+            "purpose": "以社保缴费水平刻画各区县居民的缴费能力，用于普惠金融产品设计；结果经出域审核后使用。",
+            "egress": "reviewed",
+            "row_limit": 1_000,
+            "min_group_size": 20,
+            "privacy": {
+                "epsilon_per_query": 0.5,
+                "budget": 10,
+                "period": "month",
+                "unit": "person.id_number",
+                "max_contributions": 12,
+            },
+        },
+    ]
+
+
+def set_up_authorizations(sessions: sessionmaker[Session], actor: Principal) -> list[str]:
+    """File the demo's authorizations (once: an existing one of the same title is kept) and take each through the
+    workflow as the local system: applied, consented for every resource, approved."""
+    today = utcnow().date()
+    codes = []
+    with unit_of_work(sessions) as db:
+        existing = {a.title: a.code for a in sandbox.list_authorizations(db, actor)}
+    for doc in demo_authorizations(shenyang.OPERATOR.code, f"{today.year}-01-01", f"{today.year + 2}-12-31"):
+        if doc["title"] in existing:
+            codes.append(existing[str(doc["title"])])
+            continue
+        text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+        with unit_of_work(sessions) as db:
+            code = sandbox.create_authorization(db, actor, text, file="demo").code
+        with unit_of_work(sessions) as db:
+            sandbox.apply(db, actor, code, "演示数据")
+        for resource in ("SY-GA-PERSON", "SY-RS-SOCIAL-INSURANCE"):
+            with unit_of_work(sessions) as db:
+                sandbox.consent(db, actor, code, resource, "consent", "演示：同意")
+        with unit_of_work(sessions) as db:
+            sandbox.approve(db, actor, code, "演示：批准")
+        codes.append(code)
+    return codes

@@ -211,6 +211,13 @@ class QualityRules(BaseModel):
 
     rules: tuple[Rule, ...] = ()
 
+    def identifying_fields(self) -> list[str]:
+        """The fields every accepted row holds a value of its own in: a blocking ``unique`` rule on the field alone
+        and a blocking ``required`` one. Within one ingest only: an append may repeat a key of the rows before it."""
+        unique = {r.key[0] for r in self.rules if isinstance(r, UniqueRule) and r.blocking and len(r.key) == 1}
+        required = {r.field for r in self.rules if isinstance(r, RequiredRule) and r.blocking}
+        return sorted(unique & required)
+
 
 def load_rules(source: str | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> QualityRules:
     """Rules from YAML text, a ``{"rules": [...]}`` mapping or a plain list of rule mappings."""

@@ -73,6 +73,7 @@ class _Run:
     quality: quality.QualityReport
     changed: dict[str, int]
     snapshot_rows: int  # this ingest's rows, plus the previous version's in append mode
+    identifying_fields: list[str]  # a value of its own in every row of the snapshot (its quality rules prove it)
 
 
 def _infer_fields(source: Source) -> list[TargetField]:
@@ -164,6 +165,7 @@ def _run(
         quality=report,
         changed=changed,
         snapshot_rows=snapshot.row_count,
+        identifying_fields=rules.identifying_fields() if rules is not None and mode == "replace" else [],
     )
 
 
@@ -286,6 +288,7 @@ def _record(
             "standardized_values": run.changed,
             "seconds": report.seconds,
             "snapshot_rows": run.snapshot_rows,
+            "identifying_fields": run.identifying_fields,
         },
     )
     inferred = [(f.name, f.data_type) for f in run.fields] if run.inferred else []

@@ -63,11 +63,16 @@ def scenarios(actor: Principal = requires(perms.AUTHORIZATION_VIEW)) -> list[Sce
     return list(service.scenarios())
 
 
+STATUSES = "^(" + "|".join(s.value for s in Status) + ")$"
+
+
 @router.get("/authorizations")
 def list_authorizations(
-    db: DB, status: Status | None = None, actor: Principal = requires(perms.AUTHORIZATION_VIEW)
+    db: DB,
+    status: Annotated[str | None, Query(pattern=STATUSES)] = None,
+    actor: Principal = requires(perms.AUTHORIZATION_VIEW),
 ) -> list[AuthorizationSummary]:
-    return service.list_authorizations(db, actor, status=status.value if status else None)
+    return service.list_authorizations(db, actor, status=status)
 
 
 @router.post("/authorizations/draft")

@@ -3,12 +3,15 @@
 The SQL is parsed by sqlglot (DuckDB's dialect, FROM-first included), must be one read-only query over the
 authorized tables and the allowed functions, and is qualified against the authorization's schema, which expands
 ``*`` and gives every column its table. Then, like SecretFlow SCQL's column control list, each value is followed
-from the columns it is made of to where it ends up, through CTEs, derived tables, subqueries, set operations and
-window functions. A value carries *flows*: for each physical column it is derived from, how far that column has
-been reduced (row by row, as a group key, inside a COUNT/SUM/AVG/STDDEV/VAR) and whether only the outcome of a
-comparison of it survives. Where values end up (*sinks*: the output and ORDER BY, GROUP BY keys, filters, join
-keys), each flow must be allowed by its column's control. Anything not resolved is refused: a column without a
-table, a ``*`` left unexpanded, a function or clause not on the allow-lists.
+from the columns it is made of to where it ends up, through CTEs, derived tables, subqueries (a correlated one's
+value carries the outer columns it reads), set operations and window functions. A value carries *flows*: for each
+physical column it is derived from, how far that column has been reduced (row by row, as a group key, inside a
+COUNT/SUM/AVG/STDDEV/VAR) and whether only the outcome of a comparison of it survives; until it is aggregated, a
+value of an aggregate-only column may only be added to others or scaled by constants. Where values end up (*sinks*:
+the output and ORDER BY, GROUP BY keys and DISTINCT, filters, join keys, which must be copies of authorized columns
+of one kind, a join column's of another join column), each flow must be allowed by its column's control. Anything
+not resolved is refused: a column without a table, a ``*`` left unexpanded, a function or clause not on the
+allow-lists.
 
 A refusal names the column, its control and the clause, never a data value (the checker sees none).
 """
@@ -26,7 +29,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from shengjing.errors import ShengjingError
-from shengjing.sandbox.policy import CONTROL_LABELS, RESERVED_PREFIX, Control, Policy, TablePolicy
+from shengjing.sandbox.policy import CONTROL_LABELS, RESERVED_PREFIX, ColumnPolicy, Control, Policy, TablePolicy
 
 MAX_SQL_CHARS = 50_000
 MAX_NODES = 20_000
@@ -310,6 +313,10 @@ SAFE_TYPES = frozenset(
     }
 )
 JOIN_METHODS_REFUSED = frozenset({"NATURAL", "POSITIONAL", "ASOF"})
+# Join keys are of one kind: an implicit cast between kinds could fail on a value, and a join key stays outside TRY
+# so that the engine can plan a hash join on it.
+TYPE_KINDS = {"BIGINT": "number", "DOUBLE": "number"}
+JOIN_KEY = "sj_join_key"  # meta of an equality the checker proved to be a join key (the rewriter leaves it as it is)
 
 CLAUSE_NAMES = {
     "select": "SELECT",
@@ -552,14 +559,36 @@ def _check_nodes(tree: exp.Query, policy: Policy) -> None:
                     "GROUP BY ALL is not supported: name the keys.",
                 )
             )
+    for distinct in tree.find_all(exp.Distinct):
+        if distinct.args.get("on") is not None:
+            reasons.append(
+                _reason(
+                    "distinct_on",
+                    "不支持 DISTINCT ON（它按列分组却不汇总），请用 GROUP BY。",
+                    "DISTINCT ON is not supported (it groups rows without aggregating them): use GROUP BY.",
+                )
+            )
+    for join in tree.find_all(exp.Join):
+        method = (join.args.get("method") or "").upper()
+        if method in JOIN_METHODS_REFUSED:  # looked for before qualifying, which turns NATURAL into ON …
+            reasons.append(_join_kind(method))
     for limit in (*tree.find_all(exp.Limit), *tree.find_all(exp.Offset)):
         value = limit.args.get("expression")
-        if not isinstance(value, exp.Literal) or value.is_string:
+        if not isinstance(value, exp.Literal) or not value.is_int:
             reasons.append(
                 _reason("limit", "LIMIT 和 OFFSET 只能是整数常量。", "LIMIT and OFFSET must be integer constants.")
             )
     if reasons:
         raise QueryRefused(_distinct(reasons))
+
+
+def _join_kind(kind: str) -> Reason:
+    return _reason(
+        "join_kind",
+        f"不允许 {kind} JOIN：连接须为 JOIN … ON 的等值连接。",
+        f"{kind} JOIN is not allowed: join with JOIN … ON and an equality.",
+        clause="JOIN",
+    )
 
 
 def _check_tables(tree: exp.Query, policy: Policy) -> None:
@@ -622,6 +651,7 @@ class _Context:
     group_keys: tuple[exp.Expression, ...] = ()
     in_aggregate: bool = False
     projections: dict[str, exp.Expression] | None = None  # ORDER BY may name an output column
+    join_key: bool = False  # evaluating a side of a join key (a subquery correlated on it is a semi-join)
 
 
 def _lifted(flows: Flows, level: Level) -> Flows:
@@ -639,13 +669,28 @@ def _union(parts: Iterable[Flows]) -> Flows:
     return frozenset(found)
 
 
-def _nodes_in_scope(node: exp.Expression) -> Iterator[exp.Expression]:
+def nodes_in_scope(node: exp.Expression) -> Iterator[exp.Expression]:
     """``node`` and what is below it, not descending into nested queries."""
     yield node
     for child in node.iter_expressions():
         if isinstance(child, exp.Query | exp.Subquery):
             continue
-        yield from _nodes_in_scope(child)
+        yield from nodes_in_scope(child)
+
+
+def _constant(node: exp.Expression) -> bool:
+    return node.find(exp.Column, exp.Query) is None
+
+
+def _linear(node: exp.Expression) -> bool:
+    """Whether ``node`` adds its operands or scales one by a constant: the only ways a row value of an aggregate-only
+    column may be combined before it is aggregated. Anything else could single rows out (a CASE, a comparison, ABS,
+    ROUND) or let one row dominate (EXP, POW, a product), and an aggregate over all the rows would tell one of them."""
+    if isinstance(node, exp.Mul):
+        return _constant(node.left) or _constant(node.right)
+    if isinstance(node, exp.Div):
+        return _constant(node.right)
+    return isinstance(node, (exp.Column, exp.Paren, exp.Neg, exp.Add, exp.Sub, exp.Distinct, *SAFE_AGGREGATES))
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -665,6 +710,11 @@ class _Analyzer:
         self.columns_used: set[Ref] = set()
         self._outputs: dict[int, list[tuple[str, Flows]]] = {}
         self._scopes: dict[int, Scope] = {}
+        # By subquery: the outer columns it refers to, which its value depends on (a correlated subquery is computed
+        # once per outer row, as if grouped by them); those it is joined on directly are kept apart (``_keyed``),
+        # since an EXISTS on them alone is a semi-join.
+        self._correlated: dict[int, set[Flow]] = {}
+        self._keyed: dict[int, set[Flow]] = {}
 
     def run(self, tree: exp.Query) -> list[tuple[str, Flows]]:
         root = build_scope(tree)
@@ -675,6 +725,10 @@ class _Analyzer:
             return []
         for scope in root.traverse():
             self._scopes[id(scope.expression)] = scope
+        # Every scope is checked, inner ones first, even one whose values are never read: its filters, groups and
+        # order still decide which rows an outer query counts.
+        for scope in root.traverse():
+            self._scope_outputs(scope)
         outputs = self._scope_outputs(root)
         for name, flows in outputs:
             self._sink(Sink.OUTPUT, flows, "SELECT", output=name)
@@ -697,7 +751,14 @@ class _Analyzer:
                     _reason("by_name", "不支持 UNION BY NAME，请按位置对应各列。", "UNION BY NAME is not supported.")
                 )
             branches = [self._scope_outputs(s) for s in scope.set_operation_scopes]
-            if isinstance(expression, exp.Intersect | exp.Except):  # rows kept by comparing them with others'
+            clause = expression.key.upper()
+            compares = isinstance(expression, exp.Intersect | exp.Except)  # rows kept by comparing them with others'
+            for _, flows in (output for branch in branches for output in branch):
+                if compares or expression.args.get("distinct"):  # rows compared, duplicates removed: a grouping
+                    self._sink(Sink.GROUP_KEY, flows, clause)
+                else:  # UNION ALL: rows of zeros could pad one row value of an aggregate-only column past k
+                    self._no_row_values(flows, clause)
+            if compares:
                 branches = [[(n, f | _compared(f)) for n, f in b] for b in branches]
             first = branches[0]
             outputs = [(name, _union(b[i][1] for b in branches if i < len(b))) for i, (name, _) in enumerate(first)]
@@ -722,6 +783,20 @@ class _Analyzer:
         aggregating = bool(keys) or self._has_aggregate(expression)
         if aggregating:
             self.aggregating.append(expression)
+            if self.policy.min_group_size > 1 and any(
+                isinstance(source, Scope) and self._repeats_rows(source) for source in scope.sources.values()
+            ):
+                self.reasons.append(
+                    _reason(
+                        "set_operation_rows",
+                        "聚合不能读取集合运算（UNION、INTERSECT、EXCEPT）的明细行：其中同一人的行可以重复出现，"
+                        "组的人数无从核实。请在各分支内先聚合，再合并结果。",
+                        "An aggregate cannot read the rows of a set operation (UNION, INTERSECT, EXCEPT): one "
+                        "person's rows may repeat in it, so the size of a group cannot be verified. Aggregate in "
+                        "each branch, then combine the results.",
+                        clause="FROM",
+                    )
+                )
         plain = _Context(scope, "GROUP BY")
         for key in keys:
             self._sink(Sink.GROUP_KEY, self._eval(key, plain), "GROUP BY")
@@ -744,6 +819,9 @@ class _Analyzer:
             inner = projection.this if isinstance(projection, exp.Alias) else projection
             projections[name] = inner
             outputs.append((name, self._eval(inner, context)))
+        if expression.args.get("distinct"):  # duplicates removed: a grouping by every output
+            for _, flows in outputs:
+                self._sink(Sink.GROUP_KEY, flows, "DISTINCT")
         self._order(expression, replace(context, clause="ORDER BY", projections=projections), dict(outputs))
         return outputs
 
@@ -766,13 +844,32 @@ class _Analyzer:
                 if table is not None:
                     self.table_aliases[alias] = table
 
+    def _repeats_rows(self, scope: Scope) -> bool:
+        """Whether ``scope``'s rows may repeat a row of its tables where the rewriter cannot count whose it is: a set
+        operation of row-level branches (UNION ALL of one person's row six times; or made distinct by a literal),
+        read directly or through derived tables (the rewriter carries join columns up through plain SELECTs only).
+        A branch that aggregates yields groups already suppressed."""
+        expression = scope.expression
+        if isinstance(expression, exp.SetOperation):
+            return any(
+                (isinstance(b.expression, exp.SetOperation) and self._repeats_rows(b))
+                or (
+                    isinstance(b.expression, exp.Select)
+                    and not (b.expression.args.get("group") or self._has_aggregate(b.expression))
+                )
+                for b in scope.set_operation_scopes
+            )
+        if isinstance(expression, exp.Select) and not (expression.args.get("group") or self._has_aggregate(expression)):
+            return any(isinstance(s, Scope) and self._repeats_rows(s) for s in scope.sources.values())
+        return False
+
     def _has_aggregate(self, select: exp.Select) -> bool:
         roots: list[exp.Expression] = list(select.selects)
         for part in ("having", "order", "qualify"):
             if select.args.get(part) is not None:
                 roots.append(select.args[part])
         for root in roots:
-            for node in _nodes_in_scope(root):
+            for node in nodes_in_scope(root):
                 if isinstance(node, SAFE_AGGREGATES + REVEALING_AGGREGATES) and not isinstance(node.parent, exp.Window):
                     return True
         return False
@@ -784,16 +881,9 @@ class _Analyzer:
         kind = (join.args.get("kind") or "").upper()
         on = join.args.get("on")
         if method in JOIN_METHODS_REFUSED or kind == "CROSS" or isinstance(join.this, exp.Lateral):
-            self.reasons.append(
-                _reason(
-                    "join_kind",
-                    f"不允许 {method or kind or 'LATERAL'} JOIN：连接须为 JOIN … ON 的等值连接。",
-                    f"{method or kind or 'LATERAL'} JOIN is not allowed: join with JOIN … ON and an equality.",
-                    clause="JOIN",
-                )
-            )
+            self.reasons.append(_join_kind(method or kind or "LATERAL"))
             return
-        if on is None or not any(self._is_join_equality(c, context.scope) for c in _conjuncts(on)):
+        if on is None or not any(self._join_key(c, context.scope) for c in _conjuncts(on)):
             self.reasons.append(
                 _reason(
                     "cross_join",
@@ -805,41 +895,147 @@ class _Analyzer:
         if on is not None:
             self._filter(on, context)
 
-    def _is_join_equality(self, node: exp.Expression, scope: Scope) -> bool:
-        return (
+    def _join_key(self, node: exp.Expression, scope: Scope) -> bool:
+        """Whether ``node`` equates two tables' columns, each a copy of authorized columns: a literal, or anything
+        computed, on one side would make the equality a comparison of the other side with a value of the operator's
+        choosing (a join column's with an ID number), and a join column is joined only with another one."""
+        if not (
             isinstance(node, exp.EQ)
             and isinstance(node.left, exp.Column)
             and isinstance(node.right, exp.Column)
             and bool(node.left.table)
             and bool(node.right.table)
             and node.left.table != node.right.table
-        )
+        ):
+            return False
+        if not self._joinable(self._origins(node.left, scope), self._origins(node.right, scope)):
+            return False
+        node.meta[JOIN_KEY] = True
+        return True
+
+    def _joinable(self, left: frozenset[Ref] | None, right: frozenset[Ref] | None) -> bool:
+        if not left or not right:
+            return False
+        columns = [c for c in map(self._policy_column, left | right) if c is not None]
+        controls = {c.control for c in columns}
+        kinds = {TYPE_KINDS.get(c.sql_type, c.sql_type) for c in columns}
+        return len(kinds) == 1 and (Control.JOIN not in controls or controls == {Control.JOIN})
 
     def _filter(self, condition: exp.Expression, context: _Context) -> None:
         for conjunct in _conjuncts(condition):
-            if isinstance(conjunct, exp.EQ) and self._is_join_equality(conjunct, context.scope):
+            if self._join_key(conjunct, context.scope):
+                keyed = replace(context, join_key=True)
                 for side in (conjunct.left, conjunct.right):
-                    self._sink(Sink.JOIN_KEY, self._eval(side, context), context.clause)
+                    self._sink(Sink.JOIN_KEY, self._eval(side, keyed), context.clause)
                 continue
-            if isinstance(conjunct, exp.In) and conjunct.args.get("query") is not None:
+            query = conjunct.args.get("query") if isinstance(conjunct, exp.In) else None
+            scope = self._subquery_scope(query) if query is not None else None
+            if scope is not None and self._semi_join(conjunct.this, scope, context.scope):
                 # x IN (SELECT y …): a semi-join on x = y
-                self._sink(Sink.JOIN_KEY, self._eval(conjunct.this, context), context.clause)
-                for _, flows in self._query_outputs(conjunct.args["query"]):
+                self._sink(Sink.JOIN_KEY, self._eval(conjunct.this, replace(context, join_key=True)), context.clause)
+                for _, flows in self._scope_outputs(scope):
                     self._sink(Sink.JOIN_KEY, flows, context.clause)
+                self._sink(Sink.FILTER, self._correlation(scope), context.clause)
                 continue
             self._sink(Sink.FILTER, self._eval(conjunct, context), context.clause)
 
+    def _semi_join(self, this: exp.Expression, query: Scope, scope: Scope) -> bool:
+        return len(query.expression.selects) == 1 and self._joinable(
+            self._origins(this, scope), self._output_origins(query, 0)
+        )
+
+    # --- where a value comes from, for join keys ---
+
+    def _source(self, column: exp.Column, scope: Scope | None) -> tuple[exp.Expression | Scope | None, list[Scope]]:
+        """The table or scope ``column`` reads, and the scopes between (outer ones are read by a correlated
+        subquery)."""
+        inner = []
+        while scope is not None:
+            source = scope.sources.get(column.table)
+            if source is not None:
+                return source, inner
+            inner.append(scope)
+            scope = scope.parent
+        return None, inner
+
+    def _origins(self, column: exp.Expression, scope: Scope) -> frozenset[Ref] | None:
+        """The authorized columns ``column`` is a copy of, through derived tables, CTEs and set operations (None if
+        anything is computed on the way)."""
+        if not isinstance(column, exp.Column) or not column.table:
+            return None
+        source, _ = self._source(column, scope)
+        if isinstance(source, Scope):
+            names = [p.alias_or_name for p in source.expression.selects]
+            return self._output_origins(source, names.index(column.name)) if column.name in names else None
+        table = self.policy.table(source.name) if isinstance(source, exp.Table) else None
+        policy = table.column(column.name) if table is not None else None
+        return frozenset({Ref(table.table, policy.name)}) if table is not None and policy is not None else None
+
+    def _output_origins(self, scope: Scope, index: int) -> frozenset[Ref] | None:
+        expression = scope.expression
+        if isinstance(expression, exp.SetOperation):
+            found: set[Ref] = set()
+            for branch in scope.set_operation_scopes:
+                origins = self._output_origins(branch, index)
+                if origins is None:
+                    return None
+                found |= origins
+            return frozenset(found)
+        if not isinstance(expression, exp.Select) or index >= len(expression.selects):
+            return None
+        projection = expression.selects[index]
+        return self._origins(projection.this if isinstance(projection, exp.Alias) else projection, scope)
+
     # --- values ---
 
-    def _query_outputs(self, node: exp.Expression) -> list[tuple[str, Flows]]:
+    def _subquery_scope(self, node: exp.Expression) -> Scope | None:
         query = node.this if isinstance(node, exp.Subquery) else node
         scope = self._scopes.get(id(query))
         if scope is None:
             self.reasons.append(_reason("unresolved", "无法分析子查询。", "A subquery cannot be analysed."))
+        return scope
+
+    def _query_outputs(self, node: exp.Expression) -> list[tuple[str, Flows]]:
+        """A subquery's outputs, each carrying the outer columns it is correlated on."""
+        scope = self._subquery_scope(node)
+        if scope is None:
             return []
-        return self._scope_outputs(scope)
+        correlation = self._correlation(scope)
+        return [(name, flows | correlation) for name, flows in self._scope_outputs(scope)]
+
+    def _correlation(self, scope: Scope, *, semi_join: bool = False) -> Flows:
+        key = id(scope.expression)
+        keyed = set() if semi_join else self._keyed.get(key, set())
+        return frozenset(self._correlated.get(key, set()) | keyed)
+
+    def _plain(self, query: exp.Expression) -> bool:
+        """Whether a subquery's rows are its tables' rows as filtered, so that its existence is a semi-join's: no
+        grouping, aggregate, limit or offset (an EXISTS … OFFSET 4 would count a person's rows)."""
+        return (
+            isinstance(query, exp.Select)
+            and not query.args.get("group")
+            and not self._has_aggregate(query)
+            and not any(query.args.get(part) for part in ("limit", "offset", "qualify"))
+        )
 
     def _eval(self, node: exp.Expression, context: _Context) -> Flows:
+        flows = self._value(node, context)
+        if not _linear(node):
+            self._no_row_values(flows, context.clause)
+        return flows
+
+    def _no_row_values(self, flows: Flows, clause: str) -> None:
+        """Refuses row values of aggregate-only columns (where they are combined otherwise than linearly)."""
+        for flow in sorted(flows):
+            column = self._policy_column(flow.ref)
+            if flow.level is Level.ROW and column is not None and column.control is Control.AGGREGATE:
+                self._refuse(flow.ref, Control.AGGREGATE, clause, "aggregate_only")
+
+    def _policy_column(self, ref: Ref) -> ColumnPolicy | None:
+        table = self.policy.table(ref.table)
+        return table.column(ref.column) if table is not None else None
+
+    def _value(self, node: exp.Expression, context: _Context) -> Flows:
         if context.aggregating and not context.in_aggregate and any(node == key for key in context.group_keys):
             return _lifted(self._eval(node, replace(context, aggregating=False)), Level.GROUPED)
         if isinstance(node, exp.Column):
@@ -848,9 +1044,9 @@ class _Analyzer:
             return NO_FLOWS
         if isinstance(node, exp.Subquery | exp.Query):
             return _union(flows for _, flows in self._query_outputs(node))
-        if isinstance(node, exp.Exists):
-            self._query_outputs(node.this)  # its own filters are checked in its scope
-            return NO_FLOWS
+        if isinstance(node, exp.Exists):  # its own filters are checked in its scope; it is true or false by them
+            scope = self._subquery_scope(node.this)
+            return _compared(self._correlation(scope, semi_join=self._plain(scope.expression))) if scope else NO_FLOWS
         if isinstance(node, exp.Window):
             return self._window(node, context)
         if isinstance(node, exp.Filter):  # COUNT(*) FILTER (WHERE …)
@@ -918,13 +1114,31 @@ class _Analyzer:
                 )
             )
             return NO_FLOWS
-        scope: Scope | None = context.scope
-        source = None
-        while scope is not None:
-            source = scope.sources.get(column.table)
-            if source is not None:
-                break
-            scope = scope.parent
+        source, inner = self._source(column, context.scope)
+        flows = self._read(column, source, context)
+        if inner and flows:
+            self._correlate(column, inner, flows, context)
+        return flows
+
+    def _correlate(self, column: exp.Column, inner: list[Scope], flows: Flows, context: _Context) -> None:
+        """A subquery reads an outer column: only in its WHERE or ON (elsewhere, an aggregate of it would be the outer
+        query's, unsuppressed), and its value then depends on the column (as a comparison's outcome)."""
+        if context.clause not in ("WHERE", "JOIN ON"):
+            self.reasons.append(
+                _reason(
+                    "correlated",
+                    f"子查询只能在 WHERE 或 ON 中引用外层查询的列（{context.clause} 中引用了 {column.sql()}）。",
+                    f"A subquery may refer to the outer query's columns only in its WHERE or ON"
+                    f" ({column.sql()} in {context.clause}).",
+                    clause=context.clause,
+                )
+            )
+            return
+        target = self._keyed if context.join_key and len(inner) == 1 else self._correlated
+        for scope in inner:
+            target.setdefault(id(scope.expression), set()).update(_compared(flows))
+
+    def _read(self, column: exp.Column, source: exp.Expression | Scope | None, context: _Context) -> Flows:
         if isinstance(source, Scope):
             outputs = dict(self._scope_outputs(source))
             if column.name not in outputs:

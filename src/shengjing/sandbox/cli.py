@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from shengjing.clikit import console, context, emit
+from shengjing.clikit import console, context, emit, err_console
 from shengjing.errors import InvalidInput
 from shengjing.sandbox import service
 from shengjing.sandbox.schemas import AnalysisIn, AuthorizationOut, RunOut
@@ -200,7 +200,9 @@ def query(
         raise typer.BadParameter("duckdb | spark", param_hint="--engine")
     cli = context(ctx)
     text = sql if sql is not None else _read(file)  # type: ignore[arg-type]
-    _run(service.run_query(cli.sessions, cli.actor, authorization, text, engine=engine), as_json)
+    with err_console.status("checking and running the query 正在检查并执行查询…"):
+        out = service.run_query(cli.sessions, cli.actor, authorization, text, engine=engine)
+    _run(out, as_json)
 
 
 runs_app = typer.Typer(help="Sandbox query runs 查询记录", no_args_is_help=True)

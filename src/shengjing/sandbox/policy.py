@@ -85,6 +85,9 @@ class TablePolicy:
     resource: str  # the catalog resource code
     columns: dict[str, ColumnPolicy]  # by lower-cased name
     row_filter: exp.Expression | None = None  # over this table's columns, applied before anything else
+    # Lower-cased names of the columns that hold a value of their own in every row (the snapshot's quality rules
+    # prove it): counting rows of this table alone counts the people such a join column identifies.
+    identifying: frozenset[str] = frozenset()
 
     def column(self, name: str) -> ColumnPolicy | None:
         return self.columns.get(name.lower())

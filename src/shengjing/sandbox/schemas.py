@@ -232,6 +232,7 @@ class RunOut(BaseModel):
     review_note: str
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Any]] | None = None  # only once the result may leave: released or approved
+    may_download: bool = False  # the result may leave and the viewer is of the operator that ran it
 
 
 class AnalysisIn(BaseModel):

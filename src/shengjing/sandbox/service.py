@@ -18,8 +18,9 @@ import math
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -42,6 +43,7 @@ from shengjing.classify import service as classify
 from shengjing.config import Settings
 from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ShengjingError
 from shengjing.identity.models import Organization
+from shengjing.identity.permissions import Permission
 from shengjing.identity.principal import OrgType, Principal
 from shengjing.sandbox import checker, privacy
 from shengjing.sandbox import permissions as perms
@@ -183,8 +185,12 @@ def _subjects(db: Session, authorizations: Iterable[Authorization]) -> dict[int,
     return {s.id: s for s in catalog.sandbox_subjects(db, ids=ids)} if ids else {}
 
 
-def _get(db: Session, actor: Principal, code: str) -> tuple[Authorization, dict[int, catalog.SandboxSubject]]:
-    actor.require(perms.AUTHORIZATION_VIEW)
+def _get(
+    db: Session, actor: Principal, code: str, permission: Permission = perms.AUTHORIZATION_VIEW
+) -> tuple[Authorization, dict[int, catalog.SandboxSubject]]:
+    """The authorization ``code`` as ``actor`` may see it, once ``actor`` holds ``permission`` (the one the step
+    needs: a department consenting needs its review permission, not more); NotFound for one it may not see."""
+    actor.require(permission)
     authorization = db.scalar(select(Authorization).where(Authorization.code == code))
     if authorization is None:
         raise NotFound.of("授权", "authorization", code)
@@ -328,7 +334,16 @@ def _validated(db: Session, actor: Principal, doc: AuthorizationDoc) -> tuple[Or
         table_policy = _table_policy(row, subject)
         if row.row_filter:
             filter_tree = parse_row_filter(row.row_filter, table_policy)
-            checker.check_row_filter(filter_tree, table_policy, Policy({table: table_policy}))
+            try:
+                checker.check_row_filter(filter_tree, table_policy, Policy({table: table_policy}))
+            except checker.QueryRefused as exc:
+                first = exc.reasons[0]
+                raise InvalidInput(
+                    f"数据资源 {subject.code} 的行过滤条件有误：{first.message_zh}",
+                    f"The row filter of resource {subject.code} does not hold: {first.message_en}",
+                    resource=subject.code,
+                    field="row_filter",
+                ) from None
         rows.append(row)
     if doc.privacy is not None and doc.privacy.unit is not None:
         unit_table, _, unit_column = doc.privacy.unit.partition(".")
@@ -382,13 +397,13 @@ def create_authorization(db: Session, actor: Principal, text: str, *, file: str 
     db.add(authorization)
     db.flush()
     _event(db, authorization, actor, "add")
-    return get_authorization(db, actor, authorization.code)
+    return _authorization_out(db, authorization, _subjects(db, [authorization]))
 
 
 @state_change("sandbox.authorization.change", "authorization")
 def update_authorization(db: Session, actor: Principal, code: str, text: str) -> AuthorizationOut:
     """Replace a draft's (or a rejected authorization's) document; an applied one must be rejected first."""
-    authorization, _ = _get(db, actor, code)
+    authorization, _ = _get(db, actor, code, perms.AUTHORIZATION_ADD)
     _require_operator(actor, authorization, perms.AUTHORIZATION_ADD)
     if authorization.status not in EDITABLE:
         raise Conflict(
@@ -401,23 +416,41 @@ def update_authorization(db: Session, actor: Principal, code: str, text: str) ->
             "不能更改授权的运营机构。", "The operator of an authorization cannot change.", field="operator"
         )
     _apply_document(authorization, doc, document_text(doc))
-    authorization.resources = rows
+    _replace_resources(db, authorization, rows)
     authorization.revision += 1
     db.flush()
     _event(db, authorization, actor, "change", revision=authorization.revision)
-    return get_authorization(db, actor, code)
+    return _authorization_out(db, authorization, _subjects(db, [authorization]))
+
+
+def _replace_resources(db: Session, authorization: Authorization, rows: list[AuthorizedResource]) -> None:
+    """The document's resources in place of the old ones: a kept resource keeps its row (one per authorization and
+    resource), updated; a dropped one is deleted before a new one is added."""
+    kept = {row.resource_id: row for row in authorization.resources}
+    wanted = {row.resource_id for row in rows}
+    for resource_id, row in list(kept.items()):
+        if resource_id not in wanted:
+            authorization.resources.remove(row)
+    db.flush()
+    for new in rows:
+        old = kept.get(new.resource_id)
+        if old is None:
+            authorization.resources.append(new)
+            continue
+        old.position, old.table_name = new.position, new.table_name
+        old.row_filter, old.columns = new.row_filter, new.columns
 
 
 @state_change("sandbox.authorization.apply", "authorization")
 def apply(db: Session, actor: Principal, code: str, note: str = "") -> AuthorizationOut:
     """The operator applies: every providing department is asked to consent (again, after a rejection)."""
-    authorization, _ = _get(db, actor, code)
+    authorization, subjects = _get(db, actor, code, perms.AUTHORIZATION_ADD)
     _require_operator(actor, authorization, perms.AUTHORIZATION_ADD)
     _move(authorization, EDITABLE, Status.APPLIED)
     for row in authorization.resources:
         row.consent, row.consent_by, row.consent_at, row.consent_note = "pending", None, None, ""
     _event(db, authorization, actor, "apply", note)
-    return get_authorization(db, actor, code)
+    return _authorization_out(db, authorization, subjects)
 
 
 def _move(authorization: Authorization, allowed_from: Iterable[str], to: Status, note: str = "") -> None:
@@ -437,8 +470,7 @@ def _move(authorization: Authorization, allowed_from: Iterable[str], to: Status,
 def consent(db: Session, actor: Principal, code: str, resource: str, decision: str, note: str = "") -> AuthorizationOut:
     """A providing department consents (or refuses, with a reason) for its own resource. When every department has
     consented, the authorization waits for the data bureau; a refusal sends it back to the operator."""
-    authorization, subjects = _get(db, actor, code)
-    actor.require(perms.AUTHORIZATION_REVIEW)
+    authorization, subjects = _get(db, actor, code, perms.AUTHORIZATION_REVIEW)
     row = next((r for r in authorization.resources if subjects[r.resource_id].code == resource), None)
     if row is None:
         raise NotFound.of("授权中的数据资源", "resource of the authorization", resource)
@@ -459,36 +491,57 @@ def consent(db: Session, actor: Principal, code: str, resource: str, decision: s
     elif all(r.consent == "consented" for r in authorization.resources):
         _move(authorization, [Status.APPLIED.value], Status.CONSENTED)
     _event(db, authorization, actor, "consent", note, resource=resource, decision=decision)
-    return get_authorization(db, actor, code)
+    return _authorization_out(db, authorization, subjects)
 
 
-def _bureau_step(action: str, allowed_from: tuple[str, ...], to: Status, *, reason_required: bool) -> Any:
+@dataclass(frozen=True)
+class BureauStep:
+    """A step the data bureau takes on an authorization: from which states, to which, whether it needs a reason."""
+
+    allowed_from: tuple[str, ...]
+    to: Status
+    reason_required: bool
+
+
+BUREAU_STEPS: dict[str, BureauStep] = {
+    "approve": BureauStep((Status.CONSENTED.value,), Status.ACTIVE, False),
+    "reject": BureauStep((Status.APPLIED.value, Status.CONSENTED.value), Status.REJECTED, True),
+    "suspend": BureauStep((Status.ACTIVE.value,), Status.SUSPENDED, True),
+    "resume": BureauStep((Status.SUSPENDED.value,), Status.ACTIVE, False),
+    "revoke": BureauStep(
+        tuple(s.value for s in Status if s.value not in TERMINAL and s is not Status.EXPIRED), Status.REVOKED, True
+    ),
+}
+
+
+def bureau_steps(actor: Principal, status: str) -> list[str]:
+    """The data bureau's steps ``actor`` may take on an authorization in ``status`` (none for anyone else)."""
+    if not (actor.has(perms.AUTHORIZATION_AUDIT) and actor.sees_all_orgs):
+        return []
+    stored = Status.ACTIVE.value if status == Status.EXPIRED.value else status
+    return [name for name, step in BUREAU_STEPS.items() if stored in step.allowed_from]
+
+
+def _bureau_step(action: str) -> Any:
+    rule = BUREAU_STEPS[action]
+
     @state_change(f"sandbox.authorization.{action}", "authorization")
     def step(db: Session, actor: Principal, code: str, note: str = "") -> AuthorizationOut:
-        authorization, _ = _get(db, actor, code)
+        authorization, subjects = _get(db, actor, code, perms.AUTHORIZATION_AUDIT)
         _require_bureau(actor, perms.AUTHORIZATION_AUDIT)
-        if reason_required and not note.strip():
+        if rule.reason_required and not note.strip():
             raise InvalidInput("须写明理由。", "A reason is required.", field="note")
-        _move(authorization, allowed_from, to, note)
-        if to is Status.ACTIVE and action == "approve":
+        _move(authorization, rule.allowed_from, rule.to, note)
+        if action == "approve":
             authorization.approved_by, authorization.approved_at = actor.username, utcnow()
         _event(db, authorization, actor, action, note)
-        return get_authorization(db, actor, code)
+        return _authorization_out(db, authorization, subjects)
 
     step.__name__ = step.__qualname__ = action
     return step
 
 
-approve = _bureau_step("approve", (Status.CONSENTED.value,), Status.ACTIVE, reason_required=False)
-reject = _bureau_step("reject", (Status.APPLIED.value, Status.CONSENTED.value), Status.REJECTED, reason_required=True)
-suspend = _bureau_step("suspend", (Status.ACTIVE.value,), Status.SUSPENDED, reason_required=True)
-resume = _bureau_step("resume", (Status.SUSPENDED.value,), Status.ACTIVE, reason_required=False)
-revoke = _bureau_step(
-    "revoke",
-    tuple(s.value for s in Status if s.value not in TERMINAL and s is not Status.EXPIRED),
-    Status.REVOKED,
-    reason_required=True,
-)
+approve, reject, suspend, resume, revoke = (_bureau_step(name) for name in BUREAU_STEPS)
 
 
 # --- reading authorizations -----------------------------------------------------------------------------------
@@ -623,9 +676,10 @@ def _table_policy(row: AuthorizedResource, subject: catalog.SandboxSubject) -> T
             mask=rule.mask,
             bounds=rule.bounds,
         )
-    table = TablePolicy(row.table_name, subject.code, columns)
+    identifying = frozenset(name.lower() for name in subject.identifying_fields)
+    table = TablePolicy(row.table_name, subject.code, columns, identifying=identifying)
     if row.row_filter:
-        return TablePolicy(table.table, table.resource, columns, parse_row_filter(row.row_filter, table))
+        return replace(table, row_filter=parse_row_filter(row.row_filter, table))
     return table
 
 
@@ -786,7 +840,7 @@ class _Prepared:
 
 
 def _prepare(db: Session, actor: Principal, code: str) -> _Prepared:
-    authorization, subjects = _get(db, actor, code)
+    authorization, subjects = _get(db, actor, code, perms.QUERY_RUN)
     _require_operator(actor, authorization, perms.QUERY_RUN)
     effective = _effective_status(authorization)
     if effective != Status.ACTIVE.value:
@@ -901,7 +955,9 @@ def run_query(
             {"code": exc.code, "message_zh": exc.message_zh, "message_en": exc.message_en}
         ]
         with unit_of_work(sessions) as db:
-            _record_run(db, actor, refused("refused", reasons), "denied")
+            recorded = refused("refused", reasons)
+            _record_run(db, actor, recorded, "denied")
+        exc.details["run_id"] = recorded.id
         raise
     epsilon = prepared.policy.privacy.epsilon if rewritten.dp is not None and prepared.policy.privacy else 0.0
     run = refused("running", [], rewritten.sql(open_engine(engine_name).dialect))
@@ -919,6 +975,7 @@ def run_query(
         with unit_of_work(sessions) as db:
             over = refused("refused", [{"code": exc.code, "message_zh": exc.message_zh, "message_en": exc.message_en}])
             _record_run(db, actor, over, "denied")
+        exc.details["run_id"] = over.id
         raise
     try:
         table, suppressed = _execute(prepared, rewritten, engine_name)
@@ -939,6 +996,7 @@ def run_query(
                 outcome="failed",
                 details={"error": exc.code},
             )
+        exc.details["run_id"] = run_id
         raise
     truncated = rewritten.dp is None and table.num_rows > rewritten.row_limit
     table = table.slice(0, rewritten.row_limit)
@@ -995,6 +1053,9 @@ def _result(settings: Settings, run: QueryRun) -> pa.Table:
 
 
 def _json_value(value: Any) -> Any:
+    """A result's value as JSON gives it: decimals as numbers (downloads keep them exact), no NaN or infinity."""
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, datetime | date):
@@ -1041,6 +1102,7 @@ def _run_out(db: Session, actor: Principal, run: QueryRun, *, with_rows: bool = 
         review_note=run.review_note,
         columns=columns,
         rows=rows,
+        may_download=_released(run) and (actor.via == "system" or actor.org_id == run.org_id),
     )
 
 
@@ -1079,7 +1141,9 @@ def list_runs(
 def review_egress(db: Session, actor: Principal, run_id: int, decision: str, note: str = "") -> RunOut:
     """A reviewer of the data bureau lets a result leave, or holds it back with a reason."""
     _require_bureau(actor, perms.EGRESS_REVIEW)
-    run = _visible_run(db, actor, run_id)
+    run = db.get(QueryRun, run_id)  # the data bureau's reviewer sees every organization's runs
+    if run is None:
+        raise NotFound.of("查询记录", "query run", run_id)
     if run.status != "pending_review":
         raise Conflict("该结果不在待审核状态。", "This result is not waiting for review.", status=run.status)
     if decision == "reject" and not note.strip():
@@ -1140,7 +1204,7 @@ def result_bytes(db: Session, actor: Principal, run_id: int, fmt: str) -> tuple[
 @state_change("sandbox.analysis.add", "saved_analysis")
 def save_analysis(db: Session, actor: Principal, code: str, data: AnalysisIn) -> AnalysisOut:
     """Save (or replace, by name) an analysis under an authorization; its SQL is checked as a query would be."""
-    authorization, subjects = _get(db, actor, code)
+    authorization, subjects = _get(db, actor, code, perms.ANALYSIS_ADD)
     _require_operator(actor, authorization, perms.ANALYSIS_ADD)
     checker.check(data.sql, policy_of(authorization, subjects))
     analysis = db.scalar(
@@ -1185,8 +1249,7 @@ def _analysis_out(db: Session, actor: Principal, analysis: SavedAnalysis) -> Ana
 
 
 def list_analyses(db: Session, actor: Principal, code: str) -> list[AnalysisOut]:
-    authorization, _ = _get(db, actor, code)
-    actor.require(perms.QUERY_VIEW)
+    authorization, _ = _get(db, actor, code, perms.QUERY_VIEW)
     if not actor.sees_all_orgs and actor.org_id != authorization.operator_id:
         return []
     found = db.scalars(
@@ -1196,7 +1259,7 @@ def list_analyses(db: Session, actor: Principal, code: str) -> list[AnalysisOut]
 
 
 def _analysis(db: Session, actor: Principal, code: str, name: str) -> SavedAnalysis:
-    authorization, _ = _get(db, actor, code)
+    authorization, _ = _get(db, actor, code, perms.QUERY_RUN)
     analysis = db.scalar(
         select(SavedAnalysis).where(SavedAnalysis.authorization_id == authorization.id, SavedAnalysis.name == name)
     )

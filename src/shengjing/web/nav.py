@@ -25,10 +25,15 @@ def register(*items: NavItem) -> None:
 
 
 def visible_nav(principal: Principal | None, current_path: str) -> list[tuple[NavItem, bool]]:
+    """The entries the principal may open, the current one marked: the entry whose path is the longest prefix of
+    the current page's (on /sandbox/egress, 出域审核 rather than 授权运营)."""
     if principal is None:
         return []
-    return [
-        (item, current_path == item.path or (item.path != "/" and current_path.startswith(item.path)))
-        for item in NAV
-        if principal.has(item.permission)
+    items = [item for item in NAV if principal.has(item.permission)]
+    matching = [
+        item
+        for item in items
+        if current_path == item.path or (item.path != "/" and current_path.startswith(item.path.rstrip("/") + "/"))
     ]
+    current = max(matching, key=lambda item: len(item.path), default=None)
+    return [(item, item is current) for item in items]

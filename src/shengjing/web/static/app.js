@@ -155,3 +155,39 @@ document.addEventListener("click", (event) => {
 document.addEventListener("DOMContentLoaded", drawDashboard);
 document.addEventListener("DOMContentLoaded", drawQuality);
 document.addEventListener("DOMContentLoaded", drawGrading);
+
+// Bars whose length is data (the sandbox's privacy budgets): the CSP forbids style attributes, so the width comes
+// from data-progress (percent) through the CSSOM.
+function drawProgress(root) {
+  (root || document).querySelectorAll("[data-progress]").forEach((bar) => {
+    const pct = Math.max(0, Math.min(100, Number(bar.dataset.progress) || 0));
+    bar.style.width = `${pct}%`;
+  });
+}
+
+// The sandbox workbench: a column or table name clicked in the schema browser goes into the SQL editor.
+document.addEventListener("click", (event) => {
+  const source = event.target.closest("[data-insert]");
+  const editor = document.getElementById("sql");
+  if (!source || !editor) return;
+  const text = source.dataset.insert;
+  const start = editor.selectionStart ?? editor.value.length;
+  const end = editor.selectionEnd ?? start;
+  const before = editor.value.slice(0, start);
+  const gap = before && !/[\s(,.]$/.test(before) ? " " : "";
+  editor.setRangeText(gap + text, start, end, "end");
+  editor.focus();
+});
+
+// A region marked data-swap-errors shows the page the server answers even with a 4xx status (a refused query, a
+// form error): htmx would otherwise leave the old content in place.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  if (status >= 400 && status < 500 && event.target.closest("[data-swap-errors]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => drawProgress(document));
+document.addEventListener("htmx:load", (event) => drawProgress(event.target));
