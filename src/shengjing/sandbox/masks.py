@@ -7,6 +7,7 @@ spelling is ``name`` or ``name:arguments`` (``keep_first:6``, ``keep_ends:3,4``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,6 +113,12 @@ def parse_spelling(spelling: str) -> tuple[Mask, list[int]]:
     return mask, args
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(sql: str) -> exp.Expression:
+    """A mask's SQL parsed once (a parse costs more than the rest of a rewrite; callers transform a copy)."""
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
 def mask_expression(spelling: str, column: exp.Expression, sql_type: str, salt: str) -> exp.Expression:
     """The mask applied to ``column`` (a tree), as a tree."""
     mask, args = parse_spelling(spelling)
@@ -121,7 +128,7 @@ def mask_expression(spelling: str, column: exp.Expression, sql_type: str, salt: 
             f"Mask '{mask.name}' applies to numeric fields only.",
             mask=spelling,
         )
-    tree = sqlglot.parse_one(mask.template(args, sql_type, salt), read="duckdb")
+    tree = _parsed(mask.template(args, sql_type, salt))
 
     def place(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name == "x":
