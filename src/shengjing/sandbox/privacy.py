@@ -19,23 +19,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from shengjing.sandbox.checker import QueryRefused, Reason
+from shengjing.sandbox.checker import SAFE_AGGREGATES, QueryRefused, Reason
 from shengjing.sandbox.policy import Policy
 
-GUARDED_AGGREGATES: tuple[type[exp.Expression], ...] = (
-    exp.Count,
-    exp.Sum,
-    exp.Avg,
-    exp.Stddev,
-    exp.StddevPop,
-    exp.StddevSamp,
-    exp.Variance,
-    exp.VariancePop,
-    exp.CountIf,
-    exp.ApproxDistinct,
-    exp.Min,
-    exp.Max,
-)
+GUARDED_AGGREGATES: tuple[type[exp.Expression], ...] = (*SAFE_AGGREGATES, exp.Min, exp.Max)
 ROWS = "__sj_n"  # every group's row count, the threshold's measure
 BOUNDED = "__sj_bounded"
 RANK = "__sj_rank"
