@@ -6,7 +6,9 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +68,34 @@ def _high_water(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass  # it has just ended
     return 0
+
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str | None]:
+    """A fresh database named ``prefix`` + a random suffix on the configured PostgreSQL
+    (``SHENGJING_BENCH_POSTGRES_URL``, else ``SHENGJING_TEST_POSTGRES_URL``, else the local test server), dropped
+    afterwards; None if none answers (the SQLite figures then stand alone)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    server = os.environ.get("SHENGJING_BENCH_POSTGRES_URL") or os.environ.get(
+        "SHENGJING_TEST_POSTGRES_URL", LOCAL_POSTGRES
+    )
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server
+        print(f"  postgresql: skipped ({type(exc).__name__})")
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -13,17 +13,15 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench._util import throwaway_postgres
 from shengjing import domains
 from shengjing.catalog import service as catalog
 from shengjing.catalog.models import Resource, ResourceField
@@ -40,7 +38,6 @@ from shengjing.store.db import make_engine, make_session_factory, unit_of_work
 RESOURCES = int(os.environ.get("BENCH_RESOURCES", "10000"))
 REPEATS = 15
 TARGET_P95_S = 0.050
-LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 # (topic, theme, tags): what city departments publish; names are topic + a district or year + a kind of list.
 TOPICS = (
@@ -207,31 +204,9 @@ def _measure(backend: str, url: str, var_dir: Path) -> None:
     print(f"  {backend} ratio: p95/target {p95 / TARGET_P95_S:.2f}x; p95 against plain LIKE p95 {p95 / plain_p95:.2f}x")
 
 
-@contextmanager
-def _throwaway_postgres() -> Iterator[str | None]:
-    """A fresh database on the configured (or local test) PostgreSQL, dropped afterwards; None if none answers."""
-    server = os.environ.get("SHENGJING_BENCH_POSTGRES_URL", LOCAL_POSTGRES)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"shengjing_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server: the SQLite figures stand alone
-        print(f"  postgresql: skipped ({type(exc).__name__})")
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _measure("sqlite", f"sqlite:///{Path(tmp) / 'meta.db'}", Path(tmp))
-        with _throwaway_postgres() as url:
+        with throwaway_postgres("shengjing_bench_") as url:
             if url is not None:
                 _measure("postgresql", url, Path(tmp))

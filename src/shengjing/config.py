@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         description="Memory a sandbox query may use.",
     )
     sandbox_threads: int = Field(2, ge=1, le=256, description="Threads a sandbox query may use.")
+    registry_log_key_path: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM, PKCS#8) that signs the transparency log's checkpoints; unset: "
+        "<var_dir>/registry/log-signing-key.pem, made on first use with mode 0600.",
+    )
+    registry_log_origin: str = Field(
+        "shengjing.local/registry",
+        pattern=r"^[^\s+]+$",
+        description="Origin line (and key name) of the transparency log's checkpoints: a schema-less URL unique "
+        "to this deployment, e.g. data.shenyang.gov.cn/registry.",
+    )
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")
@@ -76,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def lake_path(self) -> Path:
         return self.lake_dir if self.lake_dir is not None else self.var_dir / "lake"
+
+    @property
+    def registry_log_key(self) -> Path:
+        return self.registry_log_key_path or self.var_dir / "registry" / "log-signing-key.pem"
 
     @property
     def demo_path(self) -> Path:

@@ -9,7 +9,17 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
-DOMAINS: tuple[str, ...] = ("identity", "audit", "catalog", "opendata", "ingest", "classify", "sandbox", "demo")
+DOMAINS: tuple[str, ...] = (
+    "identity",
+    "audit",
+    "catalog",
+    "opendata",
+    "ingest",
+    "classify",
+    "sandbox",
+    "registry",
+    "demo",
+)
 
 # The top-level commands each domain's ``cli`` module adds (its ``COMMANDS``). Knowing them without importing
 # lets ``shengjing ingest`` load only the ingest domain's code: importing every domain costs a second of
