@@ -28,6 +28,20 @@ PUBLIC_ROUTES = {
     ("POST", "/api/action/{action}"),
     ("GET", "/api/3/action/{action}"),
     ("POST", "/api/3/action/{action}"),
+    # The registry's public side: certificate lookup (by number or QR), publicity, and the transparency log.
+    ("GET", "/registry/publicity"),
+    ("GET", "/registry/lookup"),
+    ("GET", "/registry/certificates/{number}"),
+    ("GET", "/registry/certificates/{number}/bundle.json"),
+    ("GET", "/registry/certificates/{number}/certificate.pdf"),
+    ("GET", "/api/v1/registry/certificates/{number}"),
+    ("GET", "/api/v1/registry/certificates/{number}/bundle"),
+    ("GET", "/api/v1/registry/publicity"),
+    ("GET", "/api/v1/registry/log/checkpoint"),
+    ("GET", "/api/v1/registry/log/entries"),
+    ("GET", "/api/v1/registry/log/proof/inclusion"),
+    ("GET", "/api/v1/registry/log/proof/consistency"),
+    ("GET", "/api/v1/registry/log/keys"),
 }
 # Starlette routes outside FastAPI's dependency system: the API description and the static assets.
 PUBLIC_PLAIN = {"/api/v1/openapi.json", "/api/v1/docs", "/static"}

@@ -7,6 +7,7 @@ import getpass
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shengjing.audit.service import new_request_id, request_id_var
 from shengjing.config import Settings
+from shengjing.errors import InvalidInput
 from shengjing.identity.principal import Principal, system_principal
 from shengjing.store.db import make_engine, make_session_factory, unit_of_work
 
@@ -64,6 +66,14 @@ def context(ctx: typer.Context) -> CliContext:
     if not isinstance(obj, CliContext):
         raise RuntimeError("the shengjing CLI context is missing")
     return obj
+
+
+def read_text_file(path: Path) -> str:
+    """A document the user names on the command line, as UTF-8 text; InvalidInput naming the file otherwise."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"无法读取文件 {path}。", f"Cannot read {path}: {exc}", file=str(path)) from None
 
 
 def emit(rows: Sequence[BaseModel] | BaseModel, *, as_json: bool, columns: Sequence[str] | None = None) -> None:

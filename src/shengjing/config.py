@@ -74,6 +74,44 @@ class Settings(BaseSettings):
         description="Origin line (and key name) of the transparency log's checkpoints: a schema-less URL unique "
         "to this deployment, e.g. data.shenyang.gov.cn/registry.",
     )
+    registry_certificate_algorithm: Literal["ed25519", "sm2-sm3"] = Field(
+        "ed25519",
+        description="Signature of certificate bundles: Ed25519, or SM2 with SM3 (GB/T 32918) for bodies that must "
+        "use the national algorithms. Checkpoints are always Ed25519 (C2SP signed notes).",
+    )
+    registry_certificate_key_path: Path | None = Field(
+        None,
+        description="Private key (PEM, PKCS#8) that signs certificate bundles; unset: the log's key for Ed25519, "
+        "<var_dir>/registry/certificate-signing-key.pem (made on first use, mode 0600) for SM2.",
+    )
+    registry_authority_division: str = Field(
+        "210100", pattern=r"^[0-9]{6}$", description="GB/T 2260 division code of the registration authority."
+    )
+    registry_authority_unit: str = Field(
+        "01", pattern=r"^[0-9]{2}$", description="The authority's 2-digit unit code within its division."
+    )
+    registry_authority_name: str = Field(
+        "沈阳市数据局", min_length=1, max_length=100, description="The registration authority's name, as printed."
+    )
+    registry_publicity_working_days: int = Field(
+        10, ge=0, le=60, description="Working days a registration is publicized (公示) before it can be issued."
+    )
+    registry_accept_working_days: int = Field(
+        5, ge=1, le=60, description="Working days the authority has to accept (formal check) an application."
+    )
+    registry_review_working_days: int = Field(
+        15, ge=1, le=120, description="Working days the authority has to review an accepted application."
+    )
+    registry_calendar_path: Path | None = Field(
+        None,
+        description="YAML of holiday arrangements for years the chinese-calendar package does not have yet "
+        "(2027: {holidays: [...], workdays: [...]}), entered from the State Council's notice.",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s]+$",
+        description="The console's public address, printed in certificates' QR codes and lookup links.",
+    )
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")
@@ -91,6 +129,15 @@ class Settings(BaseSettings):
     @property
     def registry_log_key(self) -> Path:
         return self.registry_log_key_path or self.var_dir / "registry" / "log-signing-key.pem"
+
+    @property
+    def registry_certificate_key(self) -> Path:
+        """The certificate key's file: the log's own key serves Ed25519 certificates unless another is set."""
+        if self.registry_certificate_key_path is not None:
+            return self.registry_certificate_key_path
+        if self.registry_certificate_algorithm == "ed25519":
+            return self.registry_log_key
+        return self.var_dir / "registry" / "certificate-signing-key.pem"
 
     @property
     def demo_path(self) -> Path:

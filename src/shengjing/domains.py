@@ -32,6 +32,7 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest", "snapshot", "quality"),
     "classify": ("classify", "grading"),
     "sandbox": ("authorization", "query", "runs", "egress", "analysis"),
+    "registry": ("registration", "certificate", "verify", "log"),
     "demo": ("demo",),
 }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow.compute as pc
+import time_machine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shengjing.catalog import service as catalog
@@ -75,3 +77,18 @@ def test_a_small_demo_city_is_catalogued_and_ingested(
     assert out.status == "released" and out.rows and all(row[2] >= 10 for row in out.rows)
     private = sandbox.run_query(sessions, analyst, codes[1], "SELECT sex, COUNT(*) FROM person GROUP BY sex")
     assert private.status == "pending_review" and private.epsilon == 0.5
+
+    # Three departments' registrations, at different steps (on a known working week: deadlines count in them).
+    from shengjing.registry import service as registry
+
+    with time_machine.travel(dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC), tick=True):
+        numbers = demo.set_up_registrations(sessions, system)
+        assert demo.set_up_registrations(sessions, system) == numbers
+        with unit_of_work(sessions) as db:
+            cases = {r.object_code: r for r in registry.list_registrations(db, system)}
+            assert {code: cases[code].status for code, _ in demo.DEMO_REGISTRATIONS} == {
+                "SY-GA-PERSON": "publicity",
+                "SY-RS-SOCIAL-INSURANCE": "accepted",
+                "SY-GJJ-HOUSING-FUND": "applied",
+            }
+            assert [r.number for r in registry.publicity_list(db)] == [cases["SY-GA-PERSON"].number]

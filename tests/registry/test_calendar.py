@@ -13,6 +13,7 @@ from shengjing.registry.calendar import (
     CalendarNotCovered,
     add_working_days,
     is_working_day,
+    load_supplement,
     working_days_between,
 )
 
@@ -113,3 +114,33 @@ def test_timestamps_and_negative_counts_are_refused() -> None:
         is_working_day(dt.datetime(2024, 10, 8, 9, 0, tzinfo=dt.UTC))
     with pytest.raises(InvalidInput, match="negative"):
         add_working_days(D(2024, 10, 8), -1)
+
+
+def test_a_supplement_covers_a_year_the_package_does_not_have(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    year = COVERED_YEARS.stop  # the first year after the package's last notice
+    first_monday = next(D(year, 1, d) for d in range(1, 8) if D(year, 1, d).weekday() == 0)
+    first_saturday = first_monday + dt.timedelta(days=5)
+    path = tmp_path / "calendar.yaml"
+    path.write_text(
+        f"{year}:\n  holidays: [{D(year, 1, 1)}, {first_monday}]\n  workdays: [{first_saturday}]\n", encoding="utf-8"
+    )
+    supplement = load_supplement(path)
+    assert not is_working_day(first_monday, supplement)
+    assert is_working_day(first_saturday, supplement)
+    assert is_working_day(first_monday + dt.timedelta(days=1), supplement)
+    end = add_working_days(D(year - 1, 12, 30), 3, supplement)
+    assert working_days_between(D(year - 1, 12, 30), end, supplement) == 3
+    with pytest.raises(CalendarNotCovered):
+        is_working_day(first_monday)  # without the supplement the year is still unknown
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2030:\n  holidays: [2031-01-01]\n", "2030:\n  holidays: [2030-01-01]\n  workdays: [2030-01-01]\n", "[1, 2]\n"],
+)
+def test_a_wrong_supplement_is_refused_naming_the_file(tmp_path, text: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "calendar.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        load_supplement(path)
+    assert refused.value.details["file"] == str(path)

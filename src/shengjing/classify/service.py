@@ -756,6 +756,16 @@ def draft_controls(db: Session, code: str) -> dict[str, tuple[str, str | None]]:
     }
 
 
+def grade_of(db: Session, code: str) -> tuple[str, str] | None:
+    """For the registry: the resource's level and its grade (general, important or core) under the rule set in
+    force, or None while it has not been classified. Only the level, none of the grading's evidence."""
+    grading_out = get_grading(db, system_principal("registry-check"), code)
+    if grading_out.level is None:
+        return None
+    grades = {lv.code: lv.grade for lv in _ruleset(db).rules.levels}
+    return grading_out.level, grades.get(grading_out.level, "general")
+
+
 def overview(db: Session, actor: Principal) -> OverviewOut:
     """The city-wide view: how much data at each level, per department, by type; alerts and audits pending."""
     subjects = _graded_subjects(db, actor)

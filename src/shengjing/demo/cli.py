@@ -9,11 +9,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shengjing.clikit import console, context
+from shengjing.clikit import console, context, err_console
 from shengjing.demo import service
 from shengjing.demo.delivery import write_deliveries
 from shengjing.demo.generator import generate_city
 from shengjing.ingest.service import IngestReport
+from shengjing.registry.calendar import CalendarNotCovered
 
 DELIVERED_DIR = "delivered"  # inside the city directory: what the departments send, in their formats
 
@@ -78,6 +79,12 @@ def demo(
     service.ingest_city(cli.sessions, cli.actor, files, progress=ingested)
     codes = service.set_up_authorizations(cli.sessions, cli.actor)
     console.print(f"authorizations 授权运营: {', '.join(codes)} active; the analyst can query them in the sandbox")
+    try:
+        numbers = service.set_up_registrations(cli.sessions, cli.actor)
+    except CalendarNotCovered as exc:  # deadlines cannot be counted: the rest of the demo stands
+        err_console.print(f"[yellow]registrations skipped 未建立登记演示[/yellow]: {exc.message_zh} / {exc.message_en}")
+    else:
+        console.print(f"registrations 数据产权登记: {', '.join(numbers)} (in publicity, under review, applied)")
     console.print(f"log in at http://{cli.settings.host}:{cli.settings.port}/login")
 
 

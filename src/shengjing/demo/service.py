@@ -23,6 +23,7 @@ from shengjing.identity.principal import OrgType, Principal
 from shengjing.identity.schemas import OrganizationCreate, UserCreate
 from shengjing.ingest import service as ingest
 from shengjing.ingest.service import IngestReport
+from shengjing.registry import service as registry
 from shengjing.sandbox import service as sandbox
 from shengjing.store.db import unit_of_work, utcnow
 
@@ -231,3 +232,50 @@ def set_up_authorizations(sessions: sessionmaker[Session], actor: Principal) -> 
             sandbox.approve(db, actor, code, "演示：批准")
         codes.append(code)
     return codes
+
+
+# --- data property registration: three departments' applications, at different steps ------------------------
+
+# (resource, the step its case is taken to): one in publicity, one under review, one waiting to be accepted.
+DEMO_REGISTRATIONS: tuple[tuple[str, str], ...] = (
+    ("SY-GA-PERSON", "publicize"),
+    ("SY-RS-SOCIAL-INSURANCE", "accept"),
+    ("SY-GJJ-HOUSING-FUND", "apply"),
+)
+
+
+def _demo_application(text: str) -> str:
+    """The draft the registry offers, completed as the department would: real scenarios, the lawful-source
+    commitment, and the compliance assessment of the demo city's service agency."""
+    data = yaml.safe_load(text)
+    particulars = data["particulars"]
+    particulars["scenarios"] = ["公共服务", "授权运营", "统计分析"]
+    particulars["lawful_source"] = {"sources": ["依法履职采集"], "commitment": True, "statement": "演示：依法履职采集"}
+    particulars["compliance"] = {
+        "agency": shenyang.SERVICE_AGENCY.name,
+        "report_number": f"HG-{utcnow().year}-{data['object']['code']}",
+        "report_date": utcnow().date().isoformat(),
+        "conclusion": "演示：来源合法，处理合规",
+    }
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def set_up_registrations(sessions: sessionmaker[Session], actor: Principal) -> list[str]:
+    """File the departments' registrations of their resources (once per resource) as the authority's counter
+    would, and take each to its demo step. Returns the registration numbers."""
+    numbers = []
+    with unit_of_work(sessions) as db:
+        existing = {r.object_code: r.number for r in registry.list_registrations(db, actor)}
+    for code, last_step in DEMO_REGISTRATIONS:
+        if code in existing:
+            numbers.append(existing[code])
+            continue
+        with unit_of_work(sessions) as db:
+            department = catalog.get_resource(db, actor, code).department
+            text = _demo_application(registry.draft_document(db, actor, object_kind="resource", code=code))
+            number = registry.apply(db, actor, text, file="demo", applicant=department).number
+        for step in ("accept", "publicize")[: ("apply", "accept", "publicize").index(last_step)]:
+            with unit_of_work(sessions) as db:
+                getattr(registry, step)(db, actor, number, "演示")
+        numbers.append(number)
+    return numbers

@@ -482,6 +482,14 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def parse_bundle(text: str | bytes) -> dict[str, Any]:
+    """A bundle file's JSON object; BundleInvalid when it is not JSON or not an object."""
+    data = _parsed(text)
+    if not isinstance(data, dict):
+        raise BundleInvalid("应为 JSON 对象。", "it should be a JSON object.")
+    return data
+
+
 def _parsed(text: str | bytes) -> object:
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_no_constant)
@@ -516,6 +524,12 @@ def with_transparency(
     }
     check_transparency(transparency)
     return {**bundle, "transparency": transparency}
+
+
+def log_entry(bundle: Mapping[str, Any]) -> bytes:
+    """The bytes of the certificate's own transparency-log entry: the RFC 8785 JSON of the signed bundle without
+    its ``transparency``. A verifier rebuilds it from the bundle alone, hashes it as the leaf, and checks the proof."""
+    return rfc8785.dumps({"type": "certificate", "bundle": {name: bundle[name] for name in (*_SIGNED, "signature")}})
 
 
 def check_transparency(value: object) -> None:

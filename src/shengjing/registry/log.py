@@ -99,6 +99,16 @@ def entry(db: Session, index: int) -> bytes:
 
 
 @functools.cache
+def entries(db: Session, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+    """(index, bytes, leaf hash) of entries [start, end), in order."""
+    stmt = (
+        select(LogEntry.idx, LogEntry.entry, LogEntry.leaf_hash)
+        .where(LogEntry.idx >= start, LogEntry.idx < end)
+        .order_by(LogEntry.idx)
+    )
+    return [(index, bytes(data), bytes(digest)) for index, data, digest in db.execute(stmt)]
+
+
 def _hashes_query(leaves: int, nodes: int) -> Select[tuple[int, int, bytes]] | CompoundSelect[tuple[int, int, bytes]]:
     """One query for the stored hashes of ``leaves`` leaves and ``nodes`` inner nodes, as (level, index, hash).
 

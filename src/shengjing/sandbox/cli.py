@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from shengjing.clikit import console, context, emit, err_console
-from shengjing.errors import InvalidInput
+from shengjing.clikit import console, context, emit, err_console, read_text_file
 from shengjing.sandbox import service
 from shengjing.sandbox.schemas import AnalysisIn, AuthorizationOut, RunOut
 
@@ -17,13 +16,6 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 NOTE = typer.Option("", "--note", help="A note or reason 说明或理由")
 SUMMARY_COLUMNS = ["code", "title", "operator", "scenario", "status", "valid_from", "valid_until", "resources"]
 RUN_COLUMNS = ["id", "authorization", "actor", "status", "rows_out", "epsilon", "duration_ms", "created_at"]
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"无法读取文件 {path}。", f"Cannot read {path}: {exc}", file=str(path)) from None
 
 
 def _show(out: AuthorizationOut, as_json: bool) -> None:
@@ -100,7 +92,7 @@ def create(ctx: typer.Context, path: Path, as_json: bool = JSON) -> None:
     """Save an authorization from its document (YAML or JSON) as a draft."""
     cli = context(ctx)
     with cli.transaction() as db:
-        _show(service.create_authorization(db, cli.actor, _read(path), file=path.name), as_json)
+        _show(service.create_authorization(db, cli.actor, read_text_file(path), file=path.name), as_json)
 
 
 @authorization_app.command("update")
@@ -108,7 +100,7 @@ def update(ctx: typer.Context, code: str, path: Path, as_json: bool = JSON) -> N
     """Replace a draft's (or a rejected authorization's) document."""
     cli = context(ctx)
     with cli.transaction() as db:
-        _show(service.update_authorization(db, cli.actor, code, _read(path)), as_json)
+        _show(service.update_authorization(db, cli.actor, code, read_text_file(path)), as_json)
 
 
 @authorization_app.command("list")
@@ -199,7 +191,7 @@ def query(
     if engine not in (None, "duckdb", "spark"):
         raise typer.BadParameter("duckdb | spark", param_hint="--engine")
     cli = context(ctx)
-    text = sql if sql is not None else _read(file)  # type: ignore[arg-type]
+    text = sql if sql is not None else read_text_file(file)  # type: ignore[arg-type]
     with err_console.status("checking and running the query 正在检查并执行查询…"):
         out = service.run_query(cli.sessions, cli.actor, authorization, text, engine=engine)
     _run(out, as_json)
@@ -294,7 +286,7 @@ def analysis_save(
     if (sql is None) == (file is None):
         raise typer.BadParameter("give exactly one of --sql and --file")
     cli = context(ctx)
-    text = sql if sql is not None else _read(file)  # type: ignore[arg-type]
+    text = sql if sql is not None else read_text_file(file)  # type: ignore[arg-type]
     data = AnalysisIn(name=name, description=description, sql=text, engine=engine)  # type: ignore[arg-type]
     with cli.transaction() as db:
         emit(service.save_analysis(db, cli.actor, authorization, data), as_json=as_json)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from shengjing.catalog import permissions as catalog_perms
 from shengjing.catalog import service as catalog
-from shengjing.errors import InvalidInput, NotFound, PermissionDenied, ShengjingError
+from shengjing.errors import InvalidInput, ShengjingError
 from shengjing.identity import service as identity
 from shengjing.identity.principal import OrgType, Principal
 from shengjing.sandbox import permissions as perms
@@ -23,7 +23,7 @@ from shengjing.sandbox.policy import CONTROL_LABELS, Control
 from shengjing.sandbox.schemas import AnalysisIn, RunOut, Status
 from shengjing.web import i18n
 from shengjing.web.deps import DB, page_router, requires
-from shengjing.web.forms import attempt
+from shengjing.web.forms import act
 from shengjing.web.i18n import N_
 from shengjing.web.labels import FIELD_TYPE_LABELS
 from shengjing.web.nav import NavItem, register
@@ -154,25 +154,7 @@ DONE_MESSAGES = {
 
 
 def _act(call: Callable[[], T]) -> tuple[T | None, str | None, ShengjingError | None]:
-    """Run a service call as a form does: ``(result, None, None)``, or the refusal's message in the viewer's
-    language. A refusal that is not about the form (no permission, no such authorization or run) gets the error
-    page; the rest is told beside the form."""
-    refusals: list[ShengjingError] = []
-
-    def keeping_refusal() -> T:
-        try:
-            return call()
-        except ShengjingError as exc:
-            refusals.append(exc)
-            raise
-
-    result, message = attempt(keeping_refusal)
-    refusal = refusals[0] if refusals else None
-    if isinstance(refusal, PermissionDenied) or (
-        isinstance(refusal, NotFound) and refusal.details.get("kind") in ("authorization", "query run")
-    ):
-        raise refusal
-    return result, message, refusal
+    return act(call, page_kinds=("authorization", "query run"))
 
 
 def _status_of(refusal: ShengjingError | None) -> int:

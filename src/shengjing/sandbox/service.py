@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +40,7 @@ from shengjing.audit.service import record, state_change
 from shengjing.catalog import service as catalog
 from shengjing.classify import service as classify
 from shengjing.config import Settings
+from shengjing.documents import parse_yaml_document
 from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ShengjingError
 from shengjing.identity.models import Organization
 from shengjing.identity.permissions import Permission
@@ -122,31 +122,10 @@ def _scenario(code: str) -> ScenarioOut:
 
 
 def parse_document(text: str, *, file: str = "authorization") -> AuthorizationDoc:
-    """An authorization document in YAML (or JSON, which is YAML), with errors that say where: the line of a YAML
-    error, the path of a field that does not validate."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InvalidInput(
-            f"{file} 第 {line} 行：YAML 格式错误。", f"{file}, line {line}: not valid YAML.", file=file, line=line
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidInput(
-            f"{file}：应为授权文档（键值对）。", f"{file}: expected an authorization document.", file=file
-        )
-    try:
-        return AuthorizationDoc.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise InvalidInput(
-            f"{file}：字段 {where} 有误：{error['msg']}。",
-            f"{file}: {where}: {error['msg']}.",
-            file=file,
-            field=where,
-        ) from None
+    """An authorization document in YAML (or JSON), with errors that say where."""
+    return parse_yaml_document(
+        text, AuthorizationDoc, file=file, kind_zh="授权文档", kind_en="an authorization document"
+    )
 
 
 def document_text(doc: AuthorizationDoc) -> str:
@@ -1112,6 +1091,21 @@ def _visible_run(db: Session, actor: Principal, run_id: int) -> QueryRun:
     if run is None or not (actor.sees_all_orgs or run.org_id == actor.org_id):
         raise NotFound.of("查询记录", "query run", run_id)
     return run
+
+
+def released_result(db: Session, actor: Principal, run_id: int) -> tuple[int, str]:
+    """For registering a data product: the lake snapshot (version, fingerprint) of a run's result once it may
+    leave the sandbox, and only for the operator whose run it is."""
+    run = _visible_run(db, actor, run_id)
+    if actor.via != "system" and actor.org_id != run.org_id:
+        raise NotFound.of("查询记录", "query run", run_id)
+    if not _released(run) or run.result_version is None or run.result_fingerprint is None:
+        raise Conflict(
+            f"查询记录 #{run_id} 的结果尚未获准出域，不能作为数据产品登记。",
+            f"The result of run #{run_id} has not been released from the sandbox: it cannot be registered.",
+            run=run_id,
+        )
+    return run.result_version, run.result_fingerprint
 
 
 def get_run(db: Session, actor: Principal, run_id: int) -> RunOut:

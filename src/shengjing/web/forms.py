@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from shengjing.errors import ShengjingError
+from shengjing.errors import NotFound, PermissionDenied, ShengjingError
 from shengjing.web import i18n
 
 T = TypeVar("T")
@@ -25,3 +25,25 @@ def attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
             ".".join(map(str, e["loc"])) + f" ({e['msg'].removeprefix('Value error, ')})" for e in exc.errors()
         )
         return None, i18n.gettext("输入有误：") + fields
+
+
+def act(call: Callable[[], T], *, page_kinds: tuple[str, ...]) -> tuple[T | None, str | None, ShengjingError | None]:
+    """Run a service call as a form does: ``(result, None, None)``, or the refusal's message in the viewer's
+    language. A refusal that is not about the form (no permission, or no such object of ``page_kinds``: the page
+    itself is gone) gets the error page; the rest is told beside the form."""
+    refusals: list[ShengjingError] = []
+
+    def keeping_refusal() -> T:
+        try:
+            return call()
+        except ShengjingError as exc:
+            refusals.append(exc)
+            raise
+
+    result, message = attempt(keeping_refusal)
+    refusal = refusals[0] if refusals else None
+    if isinstance(refusal, PermissionDenied) or (
+        isinstance(refusal, NotFound) and refusal.details.get("kind") in page_kinds
+    ):
+        raise refusal
+    return result, message, refusal
