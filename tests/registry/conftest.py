@@ -49,6 +49,7 @@ def application(city: City, username: str = "gongan", code: str = "GA-PERSON", *
         "report_date": "2026-08-15",
         "conclusion": "来源合法，处理合规",
     }
+    data["scope"] = "沈阳市范围内的公共服务、统计分析与授权运营"
     data.update(changes)
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 

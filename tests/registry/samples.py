@@ -25,5 +25,6 @@ def certificate(**changes: Any) -> Certificate:
         issued_on=dt.date(2026, 12, 3),
         authority_name="沈阳市数据局",
         fingerprint=hashlib.sha256(b'[{"name":"part-00000.parquet"}]').hexdigest(),
+        scope="沈阳市范围内的公共服务与统计分析",
     )
     return dataclasses.replace(sample, **changes)

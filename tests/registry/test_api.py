@@ -94,3 +94,12 @@ def test_bad_numbers_and_sizes_are_told(client: TestClient, city: City) -> None:
     too_big = client.get("/api/v1/registry/log/proof/inclusion", params={"index": 0, "size": 5})
     assert too_big.status_code == 422
     assert client.get("/api/v1/registrations").status_code == 401
+
+
+def test_the_auditor_anchors_the_audit_chain_and_verifies(client: TestClient, city: City) -> None:
+    auditor = _bearer(city, "auditor")
+    anchored = client.post("/api/v1/registry/log/anchor", headers=auditor)
+    assert anchored.status_code == 200 and anchored.json()["index"] == 0
+    assert client.post("/api/v1/registry/log/anchor", headers=_bearer(city, "gongan")).status_code == 403
+    report = client.get("/api/v1/registry/verify", headers=auditor).json()
+    assert report["ok"] and report["tree_size"] == 1

@@ -241,22 +241,29 @@ def test_a_proof_that_needs_a_missing_stored_hash_is_refused(sessions: Sessions)
 # --- two processes appending at once ----------------------------------------------------------------------------
 
 
-def _append_from_another_process(settings: Settings, tag: str, start: object, results: object) -> None:
+def _append_from_another_process(
+    settings: Settings, tag: str, start: object, both_began: object, results: object
+) -> None:
     sessions = make_session_factory(make_engine(settings.database_url), settings)
     start.wait()  # type: ignore[attr-defined]
     given = []
     for batch in range(25):
         with unit_of_work(sessions) as db:
             given += log.append(db, [{"writer": tag, "batch": batch, "i": i} for i in range(4)])
+        if batch == 0:
+            # Each has appended once before either goes on: on a loaded machine one process could otherwise
+            # start only after the other had finished, and nothing would run at once.
+            both_began.wait(timeout=60)  # type: ignore[attr-defined]
         time.sleep(0.005)  # a service does other work between appends; SQLite's waiting writer gets its turn
     results.put((tag, given))  # type: ignore[attr-defined]
 
 
 def test_two_processes_appending_at_once_share_one_tree(sessions: Sessions, settings: Settings) -> None:
     context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(3), context.Queue()
+    start, both_began, results = context.Barrier(3), context.Barrier(2), context.Queue()
     writers = [
-        context.Process(target=_append_from_another_process, args=(settings, tag, start, results)) for tag in "ab"
+        context.Process(target=_append_from_another_process, args=(settings, tag, start, both_began, results))
+        for tag in "ab"
     ]
     for writer in writers:
         writer.start()

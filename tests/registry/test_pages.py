@@ -85,3 +85,12 @@ def test_an_objection_and_its_resolution_through_the_forms(client: TestClient, c
     )
     assert resolved.status_code == 303
     assert 'data-status="refused"' in client.get(f"/registry/{number}").text
+
+
+def test_the_auditor_verifies_the_register_in_the_console(client: TestClient, city: City) -> None:
+    city.authorize()
+    login(client, "auditor")
+    listing = client.get("/registry").text
+    assert 'data-testid="verify-link"' in listing and 'data-resource="GA-PERSON"' in listing  # not yet registered
+    page = client.get("/registry/verify")
+    assert page.status_code == 200 and 'data-ok="true"' in page.text

@@ -7,12 +7,14 @@ import datetime as dt
 
 import pytest
 import time_machine
+import yaml
 from sqlalchemy import select
 
 from shengjing.audit.models import AuditEvent
 from shengjing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from shengjing.registry import calendar, log, service
 from shengjing.registry.models import RegistrationEvent
+from shengjing.sandbox.models import QueryRun
 from shengjing.store.db import unit_of_work
 from tests.registry.conftest import application, issued, step
 from tests.sandbox.city import City
@@ -196,3 +198,76 @@ def test_every_step_is_an_entry_in_the_log(city: City, clock: time_machine.Trave
         assert log.size(db) == len(events) + 1  # and the certificate's own entry
     assert all(done.number.encode() in entry for entry in entries)
     assert all(b"gongan" not in entry and b"admin" not in entry for entry in entries)  # no one's name
+
+
+def _product_application(city: City, run_id: int, **changes: object) -> str:
+    actor = city.actor("analyst")
+    with unit_of_work(city.sessions) as db:
+        text = service.draft_document(
+            db, actor, object_kind="product", code="CP-INCOME-2026", version=run_id, name="区县收入分布数据产品"
+        )
+    data = yaml.safe_load(text)
+    data["scope"] = "普惠金融产品设计"
+    data["particulars"]["scenarios"] = ["普惠金融"]
+    data["particulars"]["lawful_source"] = {"sources": ["授权运营"], "commitment": True}
+    data["particulars"]["compliance"] = {
+        "agency": "辽宁某数据合规评估中心",
+        "report_number": "LNHG-2026-0901",
+        "report_date": "2026-09-01",
+        "conclusion": "合规",
+    }
+    data.update(changes)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def test_an_operator_registers_a_product_made_in_the_sandbox_and_licenses_it(
+    city: City, clock: time_machine.Traveller
+) -> None:
+    code = city.authorize()
+    run = city.query(code, "SELECT qx, COUNT(*) AS n FROM person GROUP BY qx")
+    assert run.status == "released"
+    with unit_of_work(city.sessions) as db:
+        fingerprint = db.get(QueryRun, run.id).result_fingerprint
+    with pytest.raises(NotFound):  # another operator's run
+        step(city, "other", service.apply, _product_application(city, run.id))
+    product = issued(city, clock, _product_application(city, run.id), "analyst")
+    assert product.object_kind == "product" and product.fingerprint == fingerprint
+    assert product.rights == ["processing", "operating"]
+
+    license_text = yaml.safe_dump(
+        {
+            "kind": "license",
+            "previous_certificate": product.certificate_number,
+            "reason": "许可数商经营该产品",
+            "holder": {"name": "沈阳某数商有限公司"},
+            "rights": ["operating"],
+            "term": {"start": "2026-10-01", "end": "2027-09-30"},
+            "scope": "辽宁省内销售",
+        },
+        allow_unicode=True,
+    )
+    with pytest.raises(InvalidInput):  # holding cannot be licensed
+        step(city, "analyst", service.apply, license_text.replace("- operating", "- holding"))
+    licensed = step(city, "analyst", service.apply, license_text)
+    assert licensed.holder_name == "沈阳某数商有限公司" and licensed.object_code == "CP-INCOME-2026"
+    step(city, "admin", service.accept, licensed.number)
+    publicized = step(city, "admin", service.publicize, licensed.number)
+    assert publicized.status == "publicity"  # a license changes who may use the data: it is publicized
+    clock.move_to(dt.datetime.combine(publicized.publicity_end + dt.timedelta(days=1), dt.time(2), dt.UTC))
+    done = step(city, "admin", service.issue, licensed.number)
+    with unit_of_work(city.sessions) as db:
+        assert service.certificate_status(db, product.certificate_number or "").status == "valid"  # the licensor's
+        assert service.certificate_status(db, done.certificate_number or "").scope == "辽宁省内销售"
+
+
+def test_resources_in_authorized_operation_must_be_registered(city: City) -> None:
+    admin, gongan = city.actor("admin"), city.actor("gongan")
+    with unit_of_work(city.sessions) as db:
+        assert service.unregistered_in_scope(db, admin) == []
+    city.authorize()
+    with unit_of_work(city.sessions) as db:
+        assert [u.resource for u in service.unregistered_in_scope(db, admin)] == ["GA-PERSON", "RS-INSURANCE"]
+        assert [u.resource for u in service.unregistered_in_scope(db, gongan)] == ["GA-PERSON"]  # its own
+    step(city, "gongan", service.apply, application(city))
+    with unit_of_work(city.sessions) as db:
+        assert [u.resource for u in service.unregistered_in_scope(db, admin)] == ["RS-INSURANCE"]

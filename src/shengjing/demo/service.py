@@ -249,6 +249,7 @@ def _demo_application(text: str) -> str:
     commitment, and the compliance assessment of the demo city's service agency."""
     data = yaml.safe_load(text)
     particulars = data["particulars"]
+    data["scope"] = "沈阳市范围内的公共服务、统计分析与授权运营"
     particulars["scenarios"] = ["公共服务", "授权运营", "统计分析"]
     particulars["lawful_source"] = {"sources": ["依法履职采集"], "commitment": True, "statement": "演示：依法履职采集"}
     particulars["compliance"] = {

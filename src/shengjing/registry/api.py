@@ -15,7 +15,14 @@ from shengjing.errors import NotFound
 from shengjing.identity.principal import Principal
 from shengjing.registry import log, service
 from shengjing.registry import permissions as perms
-from shengjing.registry.schemas import CertificateOut, RegistrationOut, RegistrationSummary, Reminder, Status
+from shengjing.registry.schemas import (
+    CertificateOut,
+    RegistrationOut,
+    RegistrationSummary,
+    Reminder,
+    Status,
+    Unregistered,
+)
 from shengjing.web.deps import DB, api_router, public, requires
 
 router = api_router("registry")
@@ -126,6 +133,12 @@ def overdue(db: DB, actor: Principal = requires(perms.REGISTRATION_REVIEW)) -> l
     return service.reminders(db, actor)
 
 
+@router.get("/registrations/unregistered")
+def unregistered(db: DB, actor: Principal = requires(perms.REGISTRATION_VIEW)) -> list[Unregistered]:
+    """Resources in the authorized-operation scope with no registration in force or under way."""
+    return service.unregistered_in_scope(db, actor)
+
+
 @router.post("/registrations/draft")
 def draft(body: DraftIn, db: DB, actor: Principal = requires(perms.REGISTRATION_ADD)) -> DocumentOut:
     """An application to start from, filled in from the catalog (or the released sandbox run of a product)."""
@@ -221,6 +234,16 @@ def verify(db: DB, actor: Principal = requires(perms.REGISTRY_VERIFY)) -> Verify
         certificates=report.certificates,
         problems=problems,
     )
+
+
+class AnchorOut(BaseModel):
+    index: int
+
+
+@router.post("/registry/log/anchor")
+def anchor(db: DB, actor: Principal = requires(perms.REGISTRY_VERIFY)) -> AnchorOut:
+    """Anchor the audit chain's head in the log now, and sign a checkpoint."""
+    return AnchorOut(index=service.anchor_audit(db, actor))
 
 
 # --- public: certificates, publicity, the transparency log -------------------------------------------------------

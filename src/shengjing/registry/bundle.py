@@ -7,8 +7,8 @@ with the authority's public key.
       "format": "shengjing/certificate-bundle/v1",
       "algorithm": "ed25519" | "sm2-sm3",
       "key_id": "<SHA-256 of the signing key's SubjectPublicKeyInfo, hex>",
-      "certificate": {"number", "registration_number", "holder", "object", "rights", "term", "issued_on",
-                      "authority", "fingerprint"},
+      "certificate": {"number", "registration_number", "holder", "object", "rights", "scope", "term",
+                      "issued_on", "authority", "fingerprint"},
       "signature": "<base64>",
       "transparency": null | {"leaf_index": int, "tree_size": int, "proof": ["<hex>", …], "checkpoint": "<text>"}
     }
@@ -67,7 +67,18 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _SIGNED = ("format", "algorithm", "key_id", "certificate")
 _MEMBERS = frozenset({*_SIGNED, "signature", "transparency"})
 _CERTIFICATE_MEMBERS = frozenset(
-    {"number", "registration_number", "holder", "object", "rights", "term", "issued_on", "authority", "fingerprint"}
+    {
+        "number",
+        "registration_number",
+        "holder",
+        "object",
+        "rights",
+        "scope",
+        "term",
+        "issued_on",
+        "authority",
+        "fingerprint",
+    }
 )
 
 
@@ -173,7 +184,8 @@ class RegisteredObject:
 @dataclass(frozen=True)
 class Certificate:
     """A registration certificate (数据产权登记证书). ``fingerprint`` is the SHA-256 of the registered snapshot's
-    manifest (``store.lake.Snapshot.fingerprint``) in lowercase hex; ``term_end`` None means no fixed end."""
+    manifest (``store.lake.Snapshot.fingerprint``) in lowercase hex; ``term_end`` None means no fixed end;
+    ``scope`` is the scope of the rights (权利范围: the uses, scenarios or area they cover), empty for all."""
 
     number: CertificateNumber
     registration_number: RegistrationNumber
@@ -185,8 +197,15 @@ class Certificate:
     issued_on: dt.date
     authority_name: str
     fingerprint: str
+    scope: str = ""
 
     def __post_init__(self) -> None:
+        _require(
+            isinstance(self.scope, str) and len(self.scope) <= 500 and "\x00" not in self.scope,
+            "scope",
+            "应为不超过 500 个字符的文字。",
+            "it should be text of at most 500 characters.",
+        )
         rights = self.rights
         _require(
             len(rights) > 0 and list(rights) == [right for right in Right if right in rights],
@@ -222,6 +241,7 @@ class Certificate:
             "holder": {"name": self.holder.name, "credit_code": self.holder.credit_code},
             "object": {"kind": str(self.object.kind), "id": self.object.id, "name": self.object.name},
             "rights": [str(right) for right in self.rights],
+            "scope": self.scope,
             "term": {
                 "start": self.term_start.isoformat(),
                 "end": None if self.term_end is None else self.term_end.isoformat(),
@@ -269,6 +289,7 @@ class Certificate:
             issued_on=_date(c["issued_on"], "issued_on"),
             authority_name=_string(authority["name"], "authority.name"),
             fingerprint=fingerprint.removeprefix("sha256:"),
+            scope=_string(c["scope"], "scope") if c["scope"] != "" else "",
         )
 
 

@@ -110,6 +110,17 @@ def show(ctx: typer.Context, number: str, as_json: bool = JSON) -> None:
         _show(service.get_registration(db, cli.actor, number), as_json)
 
 
+@registration_app.command("unregistered")
+def unregistered(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Resources authorized operation uses that have no registration in force or under way. Exits 1 when any."""
+    cli = context(ctx)
+    with cli.transaction() as db:
+        missing = service.unregistered_in_scope(db, cli.actor)
+    emit(missing, as_json=as_json, columns=["resource", "name", "department_name", "authorizations"])
+    if missing:
+        raise typer.Exit(1)
+
+
 @registration_app.command("overdue")
 def overdue(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Reminders: the cases the authority is late on. Exits 1 when there is any (for a daily cron job)."""

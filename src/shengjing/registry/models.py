@@ -88,6 +88,7 @@ class Registration(Base):
     holder_name: Mapped[str] = mapped_column(String(100))
     holder_credit_code: Mapped[str | None] = mapped_column(String(18))
     rights: Mapped[list[str]] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(Text, default="")  # 权利范围: the uses, scenarios or area the rights cover
     term_start: Mapped[date] = mapped_column(Date)
     term_end: Mapped[date | None] = mapped_column(Date)
     # The national fields (basic information, agent, storage, scenarios, sharing and opening, co-owned data, the

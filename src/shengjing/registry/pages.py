@@ -143,6 +143,8 @@ def _list_page(
         **_vocabulary(),
         "registrations": service.list_registrations(db, actor, status=status or None),
         "reminders": service.reminders(db, actor) if authority else [],
+        "unregistered": service.unregistered_in_scope(db, actor),
+        "may_verify": actor.has(perms.REGISTRY_VERIFY),
         "status": status,
         "statuses": [s.value for s in Status],
         "can_apply": actor.has(perms.REGISTRATION_ADD) and not actor.sees_all_orgs,
@@ -202,6 +204,18 @@ def apply(
         status_code = refusal.http_status if refusal else 422
         return _list_page(request, db, actor, document=document, error=error, status_code=status_code)
     return RedirectResponse(f"/registry/{saved.number}?done=applied", status_code=303)
+
+
+@router.get("/registry/verify")
+def verify(request: Request, db: DB, actor: Principal = requires(perms.REGISTRY_VERIFY)) -> Response:
+    """The auditor's check: the whole log recomputed, every registration, step and certificate held against it."""
+    report = service.verify_register(db, actor)
+    broken = report.log_report.first_break
+    context = {
+        "report": report,
+        "log_break": None if broken is None else (broken.where, i18n.pick(broken.reason_zh, broken.reason_en)),
+    }
+    return render(request, "registry/verify.html", context)
 
 
 # --- public: publicity, certificate lookup (before /registry/{number}, which would take their paths) -------------

@@ -96,6 +96,7 @@ def _rows(certificate: Certificate) -> list[tuple[str, str, str]]:
         ("权利人", "Holder", holder),
         ("登记对象", "Registered data", f"{c.object.name}\n{c.object.kind.label_zh}  {c.object.id}"),
         ("权利类型", "Rights", "、".join(right.label_zh for right in c.rights)),
+        ("权利范围", "Scope", c.scope or "不限"),
         ("有效期限", "Term", f"{_date_zh(c.term_start)} 至 {term_end}"),
         ("数据指纹", "Fingerprint (SHA-256)", f"{c.fingerprint[:32]}\n{c.fingerprint[32:]}"),
         ("发证机构", "Issued by", f"{c.authority_name}（{c.number.authority.division}-{c.number.authority.unit}）"),
@@ -151,12 +152,12 @@ def _draw(pdf: FPDF, rows: list[tuple[str, str, str]], scan: tuple[str, str, str
     pdf.set_text_color(0)
 
     footer_top = pdf.h - _MARGIN - _QR_SIZE - 6
-    _draw_rows(pdf, rows, top=72.0, bottom=footer_top - 6)
+    _draw_rows(pdf, rows, top=64.0, bottom=footer_top - 6)
     _draw_footer(pdf, scan, footer_top)
 
 
 def _draw_rows(pdf: FPDF, rows: list[tuple[str, str, str]], top: float, bottom: float) -> None:
-    """The fields, label on the left, value on the right, at the largest size (12 pt down to 8) that keeps them
+    """The fields, label on the left, value on the right, at the largest size (12 pt down to 7) that keeps them
     above the footer: long names wrap instead of running into the QR code."""
     value_width = pdf.w - 2 * _MARGIN - _LABEL_WIDTH
 
@@ -166,7 +167,7 @@ def _draw_rows(pdf: FPDF, rows: list[tuple[str, str, str]], top: float, bottom: 
         lines = [len(pdf.multi_cell(value_width, line, value, dry_run=True, output="LINES")) for *_, value in rows]
         return [max(n * line, 10.5) + size * 0.4 for n in lines]
 
-    size = next((size for size in (12, 11, 10, 9, 8) if top + sum(heights(size)) <= bottom), None)
+    size = next((size for size in (12, 11, 10, 9, 8, 7) if top + sum(heights(size)) <= bottom), None)
     if size is None:
         raise InvalidInput("证书内容过长，无法排在一页内。", "The certificate's text is too long to fit on one page.")
     y = top

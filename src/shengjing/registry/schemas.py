@@ -172,6 +172,8 @@ class ApplicationDoc(_Strict):
     kind: Kind = Kind.INITIAL
     object: ObjectIn | None = None  # the registered object (initial); taken from the certificate otherwise
     rights: list[Right] = Field(default_factory=list, max_length=3)
+    # 权利范围: what the rights cover (uses, scenarios, area); kept from the certificate when not given
+    scope: Annotated[str | None, Field(max_length=500, pattern=r"^[^\x00]*$")] = None
     holder: PartyIn | None = None  # default: the applicant organization; for a license: the licensee
     term: TermIn | None = None
     previous_certificate: Annotated[str | None, Field(max_length=40)] = None
@@ -242,6 +244,7 @@ class RegistrationSummary(BaseModel):
     holder_name: str
     applicant: str
     rights: list[Right]
+    scope: str
     due: date | None  # the next deadline of the authority, while the case waits on it
     overdue: bool
     updated_at: datetime
@@ -294,6 +297,7 @@ class CertificateOut(BaseModel):
     object_code: str
     object_name: str
     rights: list[Right]
+    scope: str
     term_start: date
     term_end: date | None
     issued_on: date
@@ -301,6 +305,17 @@ class CertificateOut(BaseModel):
     fingerprint: str
     leaf_index: int
     superseded_by: str | None
+
+
+class Unregistered(BaseModel):
+    """A resource in the authorized-operation scope (an authorization in force may use it) with no registration
+    in force or under way: its department must register it."""
+
+    resource: str
+    name: str
+    department: str
+    department_name: str
+    authorizations: list[str]
 
 
 class Reminder(BaseModel):

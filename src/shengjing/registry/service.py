@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shengjing.audit.models import AuditEvent
@@ -62,6 +62,7 @@ from shengjing.registry.schemas import (
     RegistrationSummary,
     Reminder,
     Status,
+    Unregistered,
 )
 from shengjing.registry.verify import pem_blocks
 from shengjing.sandbox import service as sandbox
@@ -120,6 +121,7 @@ def draft_document(
         "kind": Kind.INITIAL.value,
         "object": {"kind": kind.value, "code": code, "name": snapshot.name, "version": snapshot.version},
         "rights": [r.value for r in rights],
+        "scope": "（请填写权利范围：用途、应用场景、地域等）",
         "term": {"start": start.isoformat(), "end": _years_later(start, 5).isoformat()},
         "particulars": particulars,
     }
@@ -200,6 +202,7 @@ def registration_state(row: Registration) -> dict[str, Any]:
         "object": [row.object_kind, row.object_code, row.object_name, row.object_version, row.fingerprint],
         "holder": [row.holder_name, row.holder_credit_code],
         "rights": list(row.rights),
+        "scope": row.scope,
         "term": [day(row.term_start), day(row.term_end)],
         "particulars": row.particulars,
         "document": row.document,
@@ -386,6 +389,7 @@ def _fill(db: Session, actor: Principal, row: Registration, doc: ApplicationDoc,
         row.object_version, row.fingerprint = snapshot.version, snapshot.fingerprint
         row.holder_name, row.holder_credit_code = holder.name, holder.credit_code
         row.rights, row.term_start, row.term_end = _ordered(doc.rights), doc.term.start, doc.term.end
+        row.scope = (doc.scope or "").strip()
         row.particulars, row.previous_certificate = particulars, None
         _no_rival(db, row)
         return
@@ -403,6 +407,7 @@ def _fill(db: Session, actor: Principal, row: Registration, doc: ApplicationDoc,
     row.object_version, row.fingerprint = previous.object_version, previous.fingerprint
     row.holder_name, row.holder_credit_code = previous.holder_name, previous.holder_credit_code
     row.rights, row.term_start, row.term_end = list(previous.rights), previous.term_start, previous.term_end
+    row.scope = previous.scope
     row.particulars = {**previous.particulars, "reason": doc.reason}
     if doc.kind is Kind.CHANGE and doc.object is not None:
         snapshot = _object_snapshot(
@@ -418,6 +423,8 @@ def _fill(db: Session, actor: Principal, row: Registration, doc: ApplicationDoc,
             row.rights = _ordered(doc.rights)
         if doc.term is not None:
             row.term_start, row.term_end = doc.term.start, doc.term.end
+        if doc.scope is not None:
+            row.scope = doc.scope.strip()
         if doc.particulars is not None:
             row.particulars = {**doc.particulars.model_dump(mode="json"), "reason": doc.reason}
     if doc.kind is Kind.LICENSE:
@@ -453,28 +460,35 @@ def _license_check(parent: Registration, row: Registration, applicant: Organizat
         )
 
 
+# The kinds whose certificate records the holding of the object itself (a license's records a licensee's use).
+_HOLDING_KINDS = (Kind.INITIAL.value, Kind.CHANGE.value, Kind.CORRECTION.value)
+
+
+def live_registrations(db: Session, object_kind: str, codes: Iterable[str] | None = None) -> dict[str, Registration]:
+    """By object code, the registration that holds each object now: an initial one under way, or the one whose
+    certificate of holding is valid."""
+    stmt = select(Registration).where(Registration.object_kind == object_kind, Registration.kind.in_(_HOLDING_KINDS))
+    if codes is not None:
+        stmt = stmt.where(Registration.object_code.in_(set(codes)))
+    found = {}
+    for row in db.scalars(stmt.order_by(Registration.id)):
+        under_way = row.kind == Kind.INITIAL.value and row.status in OPEN
+        if under_way or _certificate_status(db, row) == CertificateStatus.VALID:
+            found[row.object_code] = row
+    return found
+
+
 def _no_rival(db: Session, row: Registration) -> None:
     """One holding registration per object: a second initial registration of an object that has a valid
     certificate or an open case would put its rights in dispute."""
-    rivals = db.scalars(
-        select(Registration).where(
-            Registration.kind == Kind.INITIAL.value,
-            Registration.object_kind == row.object_kind,
-            Registration.object_code == row.object_code,
-            Registration.id != row.id if row.id is not None else true(),
+    rival = live_registrations(db, row.object_kind, [row.object_code]).get(row.object_code)
+    if rival is not None and rival.id != row.id:
+        raise Conflict(
+            f"{row.object_code} 已有登记 {rival.number}（{rival.status}）：请办理变更或许可登记。",
+            f"{row.object_code} already has registration {rival.number} ({rival.status}): apply for a change or "
+            f"a license instead.",
+            registration=rival.number,
         )
-    )
-    for rival in rivals:
-        live = rival.status in OPEN or (
-            rival.status == Status.ISSUED and _certificate_status(db, rival) == CertificateStatus.VALID
-        )
-        if live:
-            raise Conflict(
-                f"{row.object_code} 已有登记 {rival.number}（{rival.status}）：请办理变更或许可登记。",
-                f"{row.object_code} already has registration {rival.number} ({rival.status}): apply for a change or "
-                f"a license instead.",
-                registration=rival.number,
-            )
 
 
 def _certificate_status(db: Session, row: Registration) -> str | None:
@@ -743,6 +757,7 @@ def _certificate(db: Session, settings: Settings, row: Registration) -> Certific
         issued_on=issued_on,
         authority_name=settings.registry_authority_name,
         fingerprint=row.fingerprint,
+        scope=row.scope,
     )
 
 
@@ -854,6 +869,7 @@ def _summary(db: Session, row: Registration, orgs: dict[int, Organization]) -> d
         "holder_name": row.holder_name,
         "applicant": orgs[row.applicant_id].code,
         "rights": row.rights,
+        "scope": row.scope,
         "due": due,
         "overdue": due is not None and today() > due,
         "updated_at": row.updated_at,
@@ -958,6 +974,27 @@ def reminders(db: Session, actor: Principal) -> list[Reminder]:
     return sorted(found, key=lambda r: (-r.working_days_overdue, r.number))
 
 
+def unregistered_in_scope(db: Session, actor: Principal) -> list[Unregistered]:
+    """The resources authorized operation uses that have no registration in force or under way, for the
+    authority (every one) and each department (its own)."""
+    actor.require(perms.REGISTRATION_VIEW)
+    in_scope = sandbox.authorized_resources(db)
+    if not in_scope:
+        return []
+    covered = live_registrations(db, ObjectKind.RESOURCE.value)
+    return [
+        Unregistered(
+            resource=s.code,
+            name=s.name,
+            department=s.department,
+            department_name=s.department_name,
+            authorizations=sorted(in_scope[s.id]),
+        )
+        for s in catalog.sandbox_subjects(db, ids=set(in_scope))
+        if s.code not in covered and (actor.sees_all_orgs or s.department_id == actor.org_id)
+    ]
+
+
 def publicity_list(db: Session) -> list[RegistrationSummary]:
     """The cases in publicity (or paused by an objection): public, so that anyone may object in time."""
     rows = list(
@@ -1025,6 +1062,7 @@ def certificate_status(db: Session, number: str) -> CertificateOut:
         object_code=data["object"]["id"],
         object_name=data["object"]["name"],
         rights=data["rights"],
+        scope=data["scope"],
         term_start=date.fromisoformat(data["term"]["start"]),
         term_end=date.fromisoformat(data["term"]["end"]) if data["term"]["end"] else None,
         issued_on=cert.issued_on,

@@ -1093,6 +1093,17 @@ def _visible_run(db: Session, actor: Principal, run_id: int) -> QueryRun:
     return run
 
 
+def authorized_resources(db: Session) -> dict[int, list[str]]:
+    """For the registry: the resources (by id) that authorizations in force may use, each with their codes. The
+    resources in the authorized-operation scope must be registered."""
+    found: dict[int, list[str]] = {}
+    for authorization in db.scalars(select(Authorization).where(Authorization.status == Status.ACTIVE.value)):
+        if _effective_status(authorization) == Status.ACTIVE.value:
+            for row in authorization.resources:
+                found.setdefault(row.resource_id, []).append(authorization.code)
+    return found
+
+
 def released_result(db: Session, actor: Principal, run_id: int) -> tuple[int, str]:
     """For registering a data product: the lake snapshot (version, fingerprint) of a run's result once it may
     leave the sandbox, and only for the operator whose run it is."""

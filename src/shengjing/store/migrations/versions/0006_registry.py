@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("holder_name", sa.String(length=100), nullable=False),
         sa.Column("holder_credit_code", sa.String(length=18), nullable=True),
         sa.Column("rights", sa.JSON(), nullable=False),
+        sa.Column("scope", sa.Text(), nullable=False),
         sa.Column("term_start", sa.Date(), nullable=False),
         sa.Column("term_end", sa.Date(), nullable=True),
         sa.Column("particulars", sa.JSON(), nullable=False),
