@@ -55,8 +55,11 @@ lint: dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# The suite runs in parallel (pytest-xdist): one worker per core unless PYTEST_WORKERS says otherwise (0: serial);
+# worksteal keeps both cores busy to the end though a few tests take far longer than the rest.
+PYTEST_WORKERS ?= auto
 pytest: dev assets messages
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test: lint pytest
 

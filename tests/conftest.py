@@ -72,10 +72,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    """A database of its own for this test session, migrated once; tests truncate it."""
+    """A database of its own for this test session, migrated once; tests truncate it. Under pytest-xdist each
+    worker is a session of its own, so each creates (and drops) its own database, named after the worker."""
     if not POSTGRES_URL:
         pytest.skip("SHENGJING_TEST_POSTGRES_URL is not set")
-    name = f"shengjing_test_{uuid.uuid4().hex[:10]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"shengjing_test_{worker}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

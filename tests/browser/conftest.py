@@ -64,7 +64,9 @@ def _failed(item: pytest.Item) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _skipped_for_missing_chromium:
+    # Under pytest-xdist the skips happen in the workers: the controller sees them only as skipped reports.
+    skipped = terminalreporter.stats.get("skipped", [])
+    if _skipped_for_missing_chromium or any(MISSING_CHROMIUM in str(report.longrepr) for report in skipped):
         terminalreporter.write_line(f"NOTE: {MISSING_CHROMIUM}", red=True, bold=True)
 
 
