@@ -142,3 +142,26 @@ def test_a_bundle_verifies_offline_and_a_changed_one_does_not(
         change(altered)
         with pytest.raises(BundleInvalid):
             verify_certificate(altered, keys)
+
+
+def test_an_sm2_certificate_verifies_offline_with_the_published_keys(
+    city: City, clock: time_machine.Traveller, tmp_path: Path
+) -> None:
+    """For bodies that must use the national algorithms: the certificate is SM2/SM3, the checkpoints stay
+    Ed25519, and the one published keys file holds both."""
+    settings = city.world.settings
+    settings.registry_certificate_algorithm = "sm2-sm3"
+    done = issued(city, clock)
+    with unit_of_work(city.sessions) as db:
+        bundle = service.certificate_bundle(db, done.certificate_number or "")
+        assert service.verify_register(db, city.world.system).ok
+    assert bundle["algorithm"] == "sm2-sm3"
+    keys_file = tmp_path / "registry-keys.pem"
+    keys_file.write_bytes(service.public_keys_pem(settings))
+    assert keys_file.read_bytes().count(b"-----BEGIN PUBLIC KEY-----") == 2
+    verified = verify_certificate(bundle, load_keys([keys_file]))
+    assert str(verified.certificate.number) == done.certificate_number
+    altered = json.loads(json.dumps(bundle))
+    altered["certificate"]["fingerprint"] = "sha256:" + "0" * 64
+    with pytest.raises(BundleInvalid):
+        verify_certificate(altered, load_keys([keys_file]))

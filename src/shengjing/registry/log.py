@@ -225,6 +225,12 @@ def _lock_head(db: Session) -> LogHead:
     return head
 
 
+def lock(db: Session) -> None:
+    """Hold the log's head row until the transaction ends: the registry takes it before it numbers a registration
+    or a certificate, so concurrent applications and issues are numbered one at a time (and append in order)."""
+    _lock_head(db)
+
+
 def append(db: Session, entries: Sequence[bytes | Mapping[str, Any]]) -> list[int]:
     """Append entries in the caller's transaction, and return their indexes. Each entry is its bytes, or an
     event that is stored as its canonical JSON."""

@@ -520,6 +520,7 @@ def apply(
     doc = parse_document(text, file=file)
     org = _applicant(db, actor, applicant)
     settings = _settings(db)
+    log.lock(db)  # registration numbers are taken one at a time
     row = Registration(
         number=_next_number(db, settings),
         status=Status.APPLIED.value,
@@ -701,6 +702,7 @@ def issue(db: Session, actor: Principal, number: str, note: str = "") -> Registr
     certificate it names instead. A change or correction supersedes the certificate it replaces."""
     _require_authority(actor)
     row = _get(db, actor, number)
+    log.lock(db)  # certificate numbers are taken one at a time
     if row.status == Status.PUBLICITY and not _publicity_over(row):
         raise Conflict(
             f"公示期至 {row.publicity_end} 届满，届满后方可发证。",
