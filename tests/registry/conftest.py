@@ -16,7 +16,7 @@ from shengjing.registry import service
 from shengjing.registry.schemas import RegistrationOut
 from shengjing.store.db import unit_of_work
 from tests.conftest import World
-from tests.sandbox.city import City, build_city
+from tests.sandbox.city import City, city_from_template
 
 # Tuesday 1 September 2026, 10:00 in Shenyang: ten working days later is 15 September (no holiday between).
 START = dt.datetime(2026, 9, 1, 2, 0, tzinfo=dt.UTC)
@@ -30,7 +30,7 @@ def clock() -> Iterator[time_machine.Traveller]:
 
 @pytest.fixture
 def city(world: World, tmp_path: Path, clock: time_machine.Traveller) -> City:
-    return build_city(world, tmp_path, people=60)
+    return city_from_template(world, tmp_path, people=60, tag="registry")
 
 
 def application(city: City, username: str = "gongan", code: str = "GA-PERSON", **changes: Any) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import World
-from tests.sandbox.city import City, build_city
+from tests.sandbox.city import City, city_from_template
 
 
 @pytest.fixture
 def city(world: World, tmp_path: Path) -> City:
-    return build_city(world, tmp_path)
+    return city_from_template(world, tmp_path)

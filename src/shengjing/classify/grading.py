@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -100,8 +100,12 @@ def _invalid(zh: str, en: str, **details: Any) -> InvalidInput:
     return InvalidInput(f"分类分级规则集无效：{zh}", f"Invalid classification rule set: {en}", **details)
 
 
+@lru_cache(maxsize=8)
 def parse_ruleset(text: str) -> RuleSet:
-    """A rule set from YAML text; errors say the line (YAML) or the path of the offending key (content)."""
+    """A rule set from YAML text; errors say the line (YAML) or the path of the offending key (content).
+
+    Kept per text: every classification and grading read asks for the rule set in force, and validating it costs
+    a tenth of a second; the model is frozen, so one parsed copy serves them all (a failure is not kept)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
