@@ -98,7 +98,6 @@ def entry(db: Session, index: int) -> bytes:
     return data
 
 
-@functools.cache
 def entries(db: Session, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
     """(index, bytes, leaf hash) of entries [start, end), in order."""
     stmt = (
@@ -109,6 +108,7 @@ def entries(db: Session, start: int, end: int) -> list[tuple[int, bytes, bytes]]
     return [(index, bytes(data), bytes(digest)) for index, data, digest in db.execute(stmt)]
 
 
+@functools.cache
 def _hashes_query(leaves: int, nodes: int) -> Select[tuple[int, int, bytes]] | CompoundSelect[tuple[int, int, bytes]]:
     """One query for the stored hashes of ``leaves`` leaves and ``nodes`` inner nodes, as (level, index, hash).
 
