@@ -19,12 +19,12 @@ from shengjing.classify import permissions as perms
 from shengjing.classify.classifier import Mode
 from shengjing.classify.detectors import InfoType, detector_labels
 from shengjing.classify.schemas import ResourceGradingOut, ReviewIn, ReviewStatus
-from shengjing.errors import InvalidInput, NotFound, PermissionDenied, ShengjingError
+from shengjing.errors import InvalidInput, ShengjingError
 from shengjing.exports import XLSX_MEDIA_TYPE, xlsx_bytes
 from shengjing.identity.principal import Principal
 from shengjing.web import i18n
 from shengjing.web.deps import DB, page_router, requires
-from shengjing.web.forms import attempt
+from shengjing.web.forms import act
 from shengjing.web.i18n import N_
 from shengjing.web.nav import NavItem, register
 from shengjing.web.templating import render
@@ -82,25 +82,9 @@ DONE_MESSAGES = {
 
 
 def _act(call: Callable[[], T]) -> tuple[T | None, str | None, ShengjingError | None]:
-    """Run a service call as a form does: ``(result, None, None)``, or the refusal's message in the viewer's
-    language. A refusal that is not about the form (no permission, no such resource) gets the error page; a
-    field or grading the form named and that is gone (a run since removed it) is told beside the form."""
-    refusals: list[ShengjingError] = []
-
-    def call_keeping_refusal() -> T:
-        try:
-            return call()
-        except ShengjingError as exc:
-            refusals.append(exc)
-            raise
-
-    result, message = attempt(call_keeping_refusal)
-    refusal = refusals[0] if refusals else None
-    if isinstance(refusal, PermissionDenied) or (
-        isinstance(refusal, NotFound) and refusal.details.get("kind") == "resource"
-    ):
-        raise refusal
-    return result, message, refusal
+    """A form's service call (``web.forms.act``): a resource that is gone gets the error page; a field or grading
+    the form named and that is gone (a run since removed it) is told beside the form."""
+    return act(call, page_kinds=("resource",))
 
 
 def _rules(db: Session, actor: Principal) -> grading.RuleSet:

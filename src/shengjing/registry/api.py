@@ -225,8 +225,7 @@ def resolve(
 def verify(db: DB, actor: Principal = requires(perms.REGISTRY_VERIFY)) -> VerifyOut:
     """Recompute the whole transparency log and check every registration, step and certificate against it."""
     report = service.verify_register(db, actor)
-    broken = report.log_report.first_break
-    problems = ([f"{broken.where}: {broken.reason_en}"] if broken else []) + report.problems
+    problems = report.findings
     return VerifyOut(
         ok=report.ok,
         tree_size=report.log_report.size,

@@ -299,8 +299,7 @@ def log_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
     cli = context(ctx)
     with cli.transaction() as db:
         report = service.verify_register(db, cli.actor)
-    broken = report.log_report.first_break
-    problems = ([f"{broken.where}: {broken.reason_en}"] if broken else []) + report.problems
+    problems = report.findings
     if as_json:
         typer.echo(json.dumps({"ok": report.ok, "size": report.log_report.size, "problems": problems}))
     elif report.ok:

@@ -1122,6 +1122,12 @@ class RegisterReport:
     def ok(self) -> bool:
         return self.log_report.ok and not self.problems
 
+    @property
+    def findings(self) -> list[str]:
+        """Everything that failed, in English: the log's first break, then each row that disagrees."""
+        broken = self.log_report.first_break
+        return ([f"{broken.where}: {broken.reason_en}"] if broken else []) + self.problems
+
 
 @dataclass
 class _Logged:
