@@ -321,7 +321,7 @@ def by_month(insurance: Path) -> Path:
         with duckdb.connect() as con:
             con.execute("SET enable_progress_bar = false")
             con.execute(
-                f"COPY (SELECT * FROM read_parquet('{insurance}') ORDER BY jfny) TO '{partial}' "  # noqa: S608
+                f"COPY (SELECT * FROM read_parquet('{insurance}') ORDER BY jfny) TO '{partial}' "
                 f"(FORMAT parquet, ROW_GROUP_SIZE {CHUNK_ROWS})"
             )
         partial.rename(path)
@@ -399,14 +399,14 @@ AGGREGATE = Query(
     "aggregate",
     "SELECT qx, xb, COUNT(*) AS n, AVG(ysr) AS avg_income FROM person WHERE nl BETWEEN 18 AND 60 "
     "GROUP BY qx, xb ORDER BY qx, xb",
-    f"SELECT qx, xb, COUNT(*) AS n, AVG(ysr) AS avg_income FROM person WHERE nl BETWEEN 18 AND 60 AND {ROW_FILTER} "  # noqa: S608
+    f"SELECT qx, xb, COUNT(*) AS n, AVG(ysr) AS avg_income FROM person WHERE nl BETWEEN 18 AND 60 AND {ROW_FILTER} "
     "GROUP BY qx, xb ORDER BY qx, xb",
 )
 JOIN = Query(
     "join",
     "SELECT p.qx, COUNT(*) AS payments, SUM(i.jfje) AS total FROM person AS p "
     "JOIN insurance AS i ON p.gmsfhm = i.gmsfhm GROUP BY p.qx ORDER BY p.qx",
-    "SELECT p.qx, COUNT(*) AS payments, SUM(i.jfje) AS total FROM person AS p "  # noqa: S608
+    "SELECT p.qx, COUNT(*) AS payments, SUM(i.jfje) AS total FROM person AS p "
     f"JOIN insurance AS i ON p.gmsfhm = i.gmsfhm WHERE p.{ROW_FILTER} GROUP BY p.qx ORDER BY p.qx",
 )
 MONTHS = Query(

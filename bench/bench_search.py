@@ -171,7 +171,7 @@ def _plain_like(db: Session, query: str) -> object:
         conditions.append("(" + " OR ".join(f"search_text LIKE :{n}" for n in names) + ")")
         params.update({n: f"%{form}%" for n, form in zip(names, forms, strict=True)})
     where = " AND ".join(conditions) or "1 = 1"
-    return db.execute(text(f"SELECT id FROM resource WHERE {where} ORDER BY code"), params).all()  # noqa: S608
+    return db.execute(text(f"SELECT id FROM resource WHERE {where} ORDER BY code"), params).all()
 
 
 def _measure(backend: str, url: str, var_dir: Path) -> None:

@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         pattern=r"^https?://[^\s]+$",
         description="The console's public address, printed in certificates' QR codes and lookup links.",
     )
+    library_engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Engine that builds base and theme libraries by default."
+    )
+    library_memory: str = Field(
+        "3GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*[KMGT]i?B$", description="DuckDB's memory limit for a library build."
+    )
+    library_refresh_on_snapshot: bool = Field(
+        True, description="Refresh the libraries that read a resource when it gets a new snapshot."
+    )
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Console language when none is chosen.")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(True, description="Logs as JSON lines (false: human-readable console lines).")

@@ -16,6 +16,7 @@ DOMAINS: tuple[str, ...] = (
     "opendata",
     "ingest",
     "classify",
+    "libraries",
     "sandbox",
     "registry",
     "demo",
@@ -31,6 +32,7 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "opendata": ("dcat",),
     "ingest": ("ingest", "snapshot", "quality"),
     "classify": ("classify", "grading"),
+    "libraries": ("model", "library"),
     "sandbox": ("authorization", "query", "runs", "egress", "analysis"),
     "registry": ("registration", "certificate", "verify", "log"),
     "demo": ("demo",),
@@ -39,7 +41,10 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
 
 # What runs after a new snapshot of a resource is recorded, as "module:function(sessions, actor, code, version)".
 # The ingest (a lower floor) names no domain above it; it runs whatever is listed here, loaded when needed.
-SNAPSHOT_HOOKS: tuple[str, ...] = ("shengjing.classify.service:classify_new_snapshot",)
+SNAPSHOT_HOOKS: tuple[str, ...] = (
+    "shengjing.classify.service:classify_new_snapshot",
+    "shengjing.libraries.service:refresh_dependents",  # a library's own new snapshot refreshes the themes reading it
+)
 
 
 def run_snapshot_hooks(sessions: Any, actor: Any, code: str, version: int) -> None:

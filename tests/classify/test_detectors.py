@@ -38,7 +38,7 @@ def run_sql(expression: str, values: Sequence[str | None], ids: Sequence[str | N
     con = duckdb.connect()
     try:
         con.register("t", pa.table(columns))
-        rows = con.execute(f"SELECT COALESCE(({expression}), FALSE) FROM t ORDER BY n").fetchall()  # noqa: S608
+        rows = con.execute(f"SELECT COALESCE(({expression}), FALSE) FROM t ORDER BY n").fetchall()
     finally:
         con.close()
     return [bool(r[0]) for r in rows]

@@ -16,7 +16,7 @@ from stdnum import numdb
 from stdnum.cn import ric, uscc
 
 from shengjing.demo import generator, shenyang
-from shengjing.demo.generator import MANIFEST_FILE, TABLES, CityManifest, generate_city
+from shengjing.demo.generator import MANIFEST_FILE, TABLES, TRUTH, CityManifest, generate_city
 
 PERSONS = 2_000
 SEED = 20250630
@@ -112,7 +112,7 @@ def test_every_credit_code_is_valid(tables: dict[str, pa.Table]) -> None:
 def test_reference_organizations() -> None:
     assert shenyang.organization_code_check_char("60003734") == "1"  # 91110000600037341L, stdnum's example
     assert len(shenyang.DISTRICTS) == 13 and len(shenyang.DISTRICT_CODES) == 13
-    assert len(shenyang.DEPARTMENTS) == 10
+    assert len(shenyang.DEPARTMENTS) == 11
     organs = [o for o in shenyang.ORGANIZATIONS if o.role in ("data_bureau", "department")]
     assert all(o.credit_code[:2] in ("11", "12") for o in organs)
     companies = (shenyang.OPERATOR, shenyang.DATA_MERCHANT, shenyang.SERVICE_AGENCY)
@@ -252,7 +252,7 @@ def test_an_existing_city_is_replaced(previous_city: Path) -> None:
     city = _generate(previous_city, persons=300)
     assert not (previous_city / "marker.txt").exists()
     assert sorted(p.name for p in previous_city.iterdir()) == sorted(
-        [MANIFEST_FILE, *(f"{t.name}.parquet" for t in TABLES)]
+        [MANIFEST_FILE, *(f"{t.name}.parquet" for t in TABLES), *(t.file for t in TRUTH)]
     )
     assert city.row_counts["person"] == 300
     assert _siblings(previous_city) == ["shenyang"]

@@ -248,7 +248,7 @@ def pg_table() -> Iterator[tuple[str, list[list[str]]]]:
         conn.execute(text(f'CREATE TABLE "{name}" (id integer PRIMARY KEY, name text, born date, score numeric(6,2))'))
         conn.execute(
             # The table name is our own uuid-based identifier; the values go in as bound parameters.
-            text(f'INSERT INTO "{name}" VALUES (:id, :name, :born, :score)'),  # noqa: S608
+            text(f'INSERT INTO "{name}" VALUES (:id, :name, :born, :score)'),
             [
                 {"id": int(r[0]), "name": r[1], "born": dt.date(2000, 1, 1) + dt.timedelta(days=i), "score": i / 4}
                 for i, r in enumerate(rows)

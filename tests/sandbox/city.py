@@ -220,25 +220,26 @@ class _Template:
 _TEMPLATES: dict[tuple[str, int, str], _Template] = {}
 
 
-def _snapshot(world: World, city: City) -> _Template:
+def snapshot_world(world: World) -> tuple[dict[str, list[dict[str, Any]]], Path]:
+    """Every table's rows and a copy of the var directory (the lake's snapshots), to restore in later tests."""
     with world.sessions() as db:
         rows = {t.name: [dict(r) for r in db.execute(select(t)).mappings()] for t in domains.metadata().sorted_tables}
     copy = Path(tempfile.mkdtemp(prefix="shengjing-city-")) / "var"
     shutil.copytree(world.settings.var_dir, copy)
-    return _Template(rows, copy, city.people, city.insurance)
+    return rows, copy
 
 
-def _restore(world: World, template: _Template) -> City:
-    """The template's rows in place of the test database's, and its var directory in place of the test's. On
+def restore_world(world: World, rows: dict[str, list[dict[str, Any]]], var_dir: Path) -> None:
+    """The snapshot's rows in place of the test database's, and its var directory in place of the test's. On
     PostgreSQL each serial column's sequence is moved past the restored ids."""
-    shutil.copytree(template.var_dir, world.settings.var_dir, dirs_exist_ok=True)
+    shutil.copytree(var_dir, world.settings.var_dir, dirs_exist_ok=True)
     tables = domains.metadata().sorted_tables
     with unit_of_work(world.sessions) as db:
         for table in reversed(tables):
             db.execute(delete(table))
         for table in tables:
-            if template.rows[table.name]:
-                db.execute(insert(table), template.rows[table.name])
+            if rows[table.name]:
+                db.execute(insert(table), rows[table.name])
         if db.get_bind().dialect.name == "postgresql":
             for table in tables:
                 column = table.autoincrement_column
@@ -246,10 +247,19 @@ def _restore(world: World, template: _Template) -> City:
                     name = column.name
                     db.execute(
                         text(
-                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{name}'), "  # noqa: S608 - our own tables
+                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{name}'), "
                             f'COALESCE(MAX("{name}"), 1), MAX("{name}") IS NOT NULL) FROM "{table.name}"'
                         )
                     )
+
+
+def _snapshot(world: World, city: City) -> _Template:
+    rows, copy = snapshot_world(world)
+    return _Template(rows, copy, city.people, city.insurance)
+
+
+def _restore(world: World, template: _Template) -> City:
+    restore_world(world, template.rows, template.var_dir)
     return City(world, template.people, template.insurance)
 
 

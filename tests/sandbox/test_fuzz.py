@@ -8,8 +8,6 @@ and scalar subqueries, derived tables, CTEs, set operations), using every column
    DuckDB (the row filter and the mask applied by hand).
 """
 
-# ruff: noqa: S608 - this module writes SQL from a grammar, to run in the sandbox
-
 from __future__ import annotations
 
 from dataclasses import dataclass

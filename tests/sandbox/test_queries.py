@@ -84,7 +84,7 @@ def test_a_small_group_is_suppressed(city: City) -> None:
     one = city.people.rows[0]
     # one person, singled out by age, district and occupation: fewer than k rows, so no row at all
     where = f"p.nl = {one['nl']} AND p.qx = '{one['qx']}' AND p.zy = '{one['zy']}'"
-    out = city.query(code, f"SELECT COUNT(*) AS n, AVG(p.sr) FROM person p WHERE {where}")  # noqa: S608
+    out = city.query(code, f"SELECT COUNT(*) AS n, AVG(p.sr) FROM person p WHERE {where}")
     assert out.rows == [] or all(row[0] >= 5 for row in out.rows)
     assert one["gmsfhm"] not in str(out.rows) and f"{one['sr']:.2f}" not in str(out.rows)
 

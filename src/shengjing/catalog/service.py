@@ -134,7 +134,8 @@ def _department(db: Session, actor: Principal, code: str) -> Organization:
     org = db.scalar(select(Organization).where(Organization.code == code))
     if org is None or (not actor.sees_all_orgs and org.id != actor.org_id):
         raise NotFound.of("数据提供单位", "department", code)
-    if org.org_type != OrgType.DEPARTMENT.value:
+    # The data bureau holds what it builds itself (base and theme libraries); every other resource a department's.
+    if org.org_type not in (OrgType.DEPARTMENT.value, OrgType.DATA_BUREAU.value):
         raise InvalidInput(f"“{org.name}”不是数据提供单位。", f"'{code}' is not a department.", field="department")
     return org
 

@@ -11,7 +11,6 @@ latter.)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -349,21 +348,9 @@ class SparkEngine:
     dialect = "spark"
 
     def __init__(self, files: Sequence[Path], *, master: str = "local[*]") -> None:
-        from pyspark.sql import SparkSession
+        from shengjing.store.spark import spark_session
 
-        # py4j logs at INFO from its finalizers, after the interpreter has closed its streams
-        logging.getLogger("py4j").setLevel(logging.WARNING)
-
-        self.session = (
-            SparkSession.builder.master(master)
-            .appName("shengjing-classify")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            # Our conditions expect SQL's forgiving semantics (a failed cast is NULL), as DuckDB gives them.
-            .config("spark.sql.ansi.enabled", "false")
-            .getOrCreate()
-        )
-        self.session.sparkContext.setLogLevel("ERROR")
+        self.session = spark_session(master, "shengjing-classify")
         self.session.read.parquet(*[str(f) for f in files]).createOrReplaceTempView("snapshot")
 
     def one_rows(self, sqls: Sequence[str]) -> list[Sequence[object]]:

@@ -18,22 +18,35 @@ DATE_FORMATS: Final = '["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日"]'
 ID_CLEANING: Final = "[trim, fullwidth_to_halfwidth, upper]"
 
 
-def _id_rules(field: str, *, required: bool = True, references_person: bool = True) -> str:
-    """Quality rules for a resident ID column: present, valid per GB 11643, and a known resident."""
-    rules = [f"  - {{kind: required, field: {field}}}"] if required else []
-    rules.append(f"  - {{kind: id_number, field: {field}}}")
+def _id_rules(field: str, *, required: bool = True, references_person: bool = True, blocking: bool = True) -> str:
+    """Quality rules for a resident ID column: present, valid per GB 11643, and a known resident. Non-blocking
+    rules only count their failures (in the quality score): the rows are ingested all the same."""
+    flag = "" if blocking else ", blocking: false"
+    rules = [f"  - {{kind: required, field: {field}{flag}}}"] if required else []
+    rules.append(f"  - {{kind: id_number, field: {field}{flag}}}")
     if references_person:
         rules.append(
-            f"  - {{kind: reference, field: {field}, resource: {PERSON}, key: id_number, id: known_resident:{field}}}"
+            f"  - {{kind: reference, field: {field}, resource: {PERSON}, key: id_number, id: known_resident:{field}"
+            f"{flag}}}"
         )
     return "\n".join(rules)
 
 
-def _enterprise_rules(field: str) -> str:
+def _enterprise_rules(field: str, *, blocking: bool = True, known: str = "known_employer") -> str:
+    flag = "" if blocking else ", blocking: false"
     return (
-        f"  - {{kind: required, field: {field}}}\n"
-        f"  - {{kind: credit_code, field: {field}}}\n"
-        f"  - {{kind: reference, field: {field}, resource: {ENTERPRISE}, key: credit_code, id: known_employer:{field}}}"
+        f"  - {{kind: required, field: {field}{flag}}}\n"
+        f"  - {{kind: credit_code, field: {field}{flag}}}\n"
+        f"  - {{kind: reference, field: {field}, resource: {ENTERPRISE}, key: credit_code, id: {known}:{field}{flag}}}"
+    )
+
+
+def _record_rules(prefix: str) -> str:
+    """A register's own record number: present, of its form, once."""
+    return (
+        "  - {kind: required, field: record_id}\n"
+        f'  - {{kind: pattern, field: record_id, regex: "^{prefix}[0-9]{{10}}$"}}\n'
+        "  - {kind: unique, key: [record_id]}"
     )
 
 
@@ -44,6 +57,11 @@ HOUSING_FUND: Final = "SY-GJJ-HOUSING-FUND"
 CLINIC_VISIT: Final = "SY-WJ-CLINIC-VISIT"
 SCHOOL_ENROLMENT: Final = "SY-JY-SCHOOL-ENROLMENT"
 BUS_CARD_TRIP: Final = "SY-JT-BUS-CARD-TRIP"
+INSURED_PERSON: Final = "SY-RS-INSURED-PERSON"
+PATIENT: Final = "SY-WJ-PATIENT"
+STUDENT: Final = "SY-JY-STUDENT"
+TAXPAYER: Final = "SY-SW-TAXPAYER"
+EMPLOYER: Final = "SY-RS-EMPLOYER"
 
 # The largest table (≈45 trips per 100 residents a day, a week of them); the ingest benchmark uses it too.
 BUS_CARD_TRIP_RESOURCE: Final = ResourceIn(
@@ -316,6 +334,190 @@ fields:
 """,
 )
 
+# --- departmental registers of the same persons and enterprises ------------------------------------------------
+# Each department keeps its own register of the persons or enterprises it serves, filled in at its own counters:
+# IDs are sometimes missing or mistyped, names and addresses drift from the household register's. Their ID and
+# credit-code rules are therefore non-blocking: such records are ingested and counted in the quality score, not
+# quarantined, because linking them to the right person or enterprise (the libraries domain) is the point.
+
+
+def _person_standardization(mobile: str) -> str:
+    return f"""version: 1
+fields:
+  record_id: [trim, upper]
+  id_number: {ID_CLEANING}
+  name: [trim, fullwidth_to_halfwidth]
+  sex: [trim, {{codelist: {{list: GB/T 2261.1}}}}]
+  birth_date: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  {mobile}: [{{phone: {{region: CN, area_code: "024"}}}}]
+  address: [trim, fullwidth_to_halfwidth]
+"""
+
+
+def _person_register_rules(prefix: str, mobile: str, *, born_after: str = "1900-01-01") -> str:
+    return f"""rules:
+{_record_rules(prefix)}
+{_id_rules("id_number", blocking=False)}
+  - {{kind: required, field: name}}
+  - {{kind: codelist, field: sex, values: ["0", "1", "2", "9"]}}
+  - {{kind: date, field: birth_date, min: {born_after}}}
+  - {{kind: pattern, field: {mobile}, regex: "^1[3-9][0-9]{{9}}$", blocking: false}}
+  - {{kind: required, field: address, blocking: false}}
+  - {{kind: required, field: updated_at}}
+"""
+
+
+def _person_fields(mobile: FieldIn, address: str) -> list[FieldIn]:
+    return [
+        F(name="id_number", label="公民身份号码", data_element="GMSFHM", description="可能缺失或录入有误"),
+        F(name="name", label="姓名", data_element="XM"),
+        F(name="sex", label="性别代码", data_element="XBDM"),
+        F(name="birth_date", label="出生日期", data_type="date", data_element="CSRQ"),
+        mobile,
+        F(name="address", label=address, data_element="DZ"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ]
+
+
+INSURED_PERSON_RESOURCE: Final = ResourceIn(
+    code=INSURED_PERSON,
+    name="社会保险参保人员信息",
+    summary="在沈阳市参加社会保险的人员登记信息：个人编号、公民身份号码、姓名、性别、出生日期、手机号码和联系地址。"
+    "由社保经办窗口采集，个别记录的身份号码缺失或录入有误，联系方式和地址可能未及时更新。",
+    department="human_resources",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["社会保障", "人口"],
+    tags=["社保", "参保人员", "参保登记", "人员信息"],
+    formats=["CSV"],
+    contact="市社会保险事业服务中心 024-12333",
+    fields=[
+        F(name="record_id", label="个人编号", description="社保经办系统内的人员编号"),
+        *_person_fields(F(name="mobile", label="手机号码", data_element="SJHM"), "联系地址"),
+    ],
+    standardization=_person_standardization("mobile"),
+    quality_rules=_person_register_rules("RS", "mobile"),
+)
+
+PATIENT_RESOURCE: Final = ResourceIn(
+    code=PATIENT,
+    name="居民就诊登记信息（患者主索引）",
+    summary="全市公立医院建档患者的主索引：患者主索引号、公民身份号码、姓名、性别、出生日期、手机号码、现住址和"
+    "建档医院。同一居民可能在两家医院各建一档；部分患者建档时未登记身份号码。含个人敏感信息，不予共享。",
+    department="health",
+    share_type=ShareType.NONE,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["医疗卫生", "人口"],
+    tags=["患者", "主索引", "建档", "就诊登记"],
+    formats=["CSV"],
+    contact="市卫生健康委信息中心 024-22851000",
+    fields=[
+        F(name="record_id", label="患者主索引号", description="医院信息系统的患者编号"),
+        *_person_fields(F(name="mobile", label="手机号码", data_element="SJHM"), "现住址"),
+        F(name="hospital", label="建档医院", data_element="JGMC"),
+    ],
+    standardization=_person_standardization("mobile") + "  hospital: [trim]\n",
+    quality_rules=_person_register_rules("WJ", "mobile") + "  - {kind: required, field: hospital}\n",
+)
+
+STUDENT_RESOURCE: Final = ResourceIn(
+    code=STUDENT,
+    name="中小学学生学籍信息",
+    summary="全市中小学在校学生的学籍基本信息：学生编号、公民身份号码、姓名、性别、出生日期、监护人手机号码和"
+    "家庭住址。学校办理入学时采集，少数学生的身份号码待补录或有误。",
+    department="education",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.QUARTERLY,
+    themes=["教育", "人口"],
+    tags=["学籍", "学生", "监护人", "在校生"],
+    formats=["XLSX"],
+    contact="市教育局信息中心 024-86895000",
+    fields=[
+        F(name="record_id", label="学生编号", description="学籍系统内的学生编号"),
+        *_person_fields(F(name="guardian_mobile", label="监护人手机号码", data_element="SJHM"), "家庭住址"),
+    ],
+    standardization=_person_standardization("guardian_mobile"),
+    quality_rules=_person_register_rules("JY", "guardian_mobile", born_after="2000-01-01"),
+)
+
+_ENTERPRISE_STANDARDIZATION: Final = """version: 1
+fields:
+  record_id: [trim, upper]
+  credit_code: [trim, fullwidth_to_halfwidth, upper]
+  name: [trim, fullwidth_to_halfwidth]
+  address: [trim, fullwidth_to_halfwidth]
+"""
+
+TAXPAYER_RESOURCE: Final = ResourceIn(
+    code=TAXPAYER,
+    name="纳税人登记信息",
+    summary="在沈阳市办理税务登记的企业纳税人：纳税人档案号、纳税人识别号（统一社会信用代码）、纳税人名称、"
+    "法定代表人、生产经营地址和税务登记日期。个别户的识别号缺失或有误，名称写法与营业执照不尽一致。",
+    department="taxation",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["市场主体", "财政税务"],
+    tags=["税务登记", "纳税人", "企业", "税务"],
+    formats=["CSV"],
+    contact="国家税务总局沈阳市税务局纳税服务中心 12366",
+    fields=[
+        F(name="record_id", label="纳税人档案号", description="税收征管系统内的档案号"),
+        F(name="credit_code", label="纳税人识别号", data_element="TYSHXYDM", description="企业为统一社会信用代码"),
+        F(name="name", label="纳税人名称", data_element="JGMC"),
+        F(name="legal_representative", label="法定代表人姓名", data_element="XM"),
+        F(name="address", label="生产经营地址", data_element="DZ"),
+        F(name="registered_on", label="税务登记日期", data_type="date"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization=_ENTERPRISE_STANDARDIZATION
+    + f"""  legal_representative: [trim, fullwidth_to_halfwidth]
+  registered_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+""",
+    quality_rules=f"""rules:
+{_record_rules("SW")}
+{_enterprise_rules("credit_code", blocking=False, known="known_enterprise")}
+  - {{kind: required, field: name}}
+  - {{kind: required, field: legal_representative, blocking: false}}
+  - {{kind: date, field: registered_on, min: 1949-10-01}}
+  - {{kind: required, field: updated_at}}
+""",
+)
+
+EMPLOYER_RESOURCE: Final = ResourceIn(
+    code=EMPLOYER,
+    name="社会保险参保单位信息",
+    summary="在沈阳市参加社会保险的用人单位登记信息：单位编号、统一社会信用代码、单位名称、单位地址和联系电话。"
+    "由社保经办窗口采集，部分单位的信用代码缺失或有误，地址可能未及时变更。",
+    department="human_resources",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.CONDITIONAL,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["社会保障", "市场主体"],
+    tags=["社保", "参保单位", "用人单位", "单位登记"],
+    formats=["CSV"],
+    contact="市社会保险事业服务中心 024-12333",
+    fields=[
+        F(name="record_id", label="单位编号", description="社保经办系统内的单位编号"),
+        F(name="credit_code", label="统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="name", label="单位名称", data_element="JGMC"),
+        F(name="address", label="单位地址", data_element="DZ"),
+        F(name="contact_phone", label="联系电话", data_element="LXDH"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization=_ENTERPRISE_STANDARDIZATION + '  contact_phone: [{phone: {region: CN, area_code: "024"}}]\n',
+    quality_rules=f"""rules:
+{_record_rules("DW")}
+{_enterprise_rules("credit_code", blocking=False, known="known_enterprise")}
+  - {{kind: required, field: name}}
+  - {{kind: pattern, field: contact_phone, regex: "^(1[3-9][0-9]{{9}}|0[0-9]{{2,3}}-[0-9]{{7,8}})$", blocking: false}}
+  - {{kind: required, field: updated_at}}
+""",
+)
+
 # By generated table name. Dict order is the ingest order: persons and enterprises before what refers to them.
 RESOURCE_BY_TABLE: Final[dict[str, ResourceIn]] = {
     "person": PERSON_RESOURCE,
@@ -325,6 +527,11 @@ RESOURCE_BY_TABLE: Final[dict[str, ResourceIn]] = {
     "clinic_visit": CLINIC_VISIT_RESOURCE,
     "school_enrolment": SCHOOL_ENROLMENT_RESOURCE,
     "bus_card_trip": BUS_CARD_TRIP_RESOURCE,
+    "insured_person": INSURED_PERSON_RESOURCE,
+    "patient": PATIENT_RESOURCE,
+    "student": STUDENT_RESOURCE,
+    "taxpayer": TAXPAYER_RESOURCE,
+    "employer": EMPLOYER_RESOURCE,
 }
 INGEST_ORDER: Final[tuple[str, ...]] = tuple(RESOURCE_BY_TABLE)
 DEMO_RESOURCES: Final[tuple[ResourceIn, ...]] = tuple(RESOURCE_BY_TABLE.values())

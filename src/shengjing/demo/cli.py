@@ -14,6 +14,7 @@ from shengjing.demo import service
 from shengjing.demo.delivery import write_deliveries
 from shengjing.demo.generator import generate_city
 from shengjing.ingest.service import IngestReport
+from shengjing.libraries.schemas import BuildOut
 from shengjing.registry.calendar import CalendarNotCovered
 
 DELIVERED_DIR = "delivered"  # inside the city directory: what the departments send, in their formats
@@ -85,6 +86,15 @@ def demo(
         err_console.print(f"[yellow]registrations skipped 未建立登记演示[/yellow]: {exc.message_zh} / {exc.message_en}")
     else:
         console.print(f"registrations 数据产权登记: {', '.join(numbers)} (in publicity, under review, applied)")
+
+    def built(out: BuildOut) -> None:
+        console.print(
+            f"library 库 {out.library} v{out.version}: {out.stats['rows']['golden']:,} records 条记录 "
+            f"({out.mode}, {out.engine}, {out.stats['seconds_total']:.1f}s)"
+        )
+
+    codes = service.set_up_libraries(cli.sessions, cli.actor, progress=built)
+    console.print(f"libraries 基础库与主题库: {', '.join(codes)}")
     console.print(f"log in at http://{cli.settings.host}:{cli.settings.port}/login")
 
 

@@ -5,6 +5,10 @@ The city is generated in chunks of persons. Each chunk holds its persons and eve
 a chunk needs nothing but its own random stream: memory stays bounded by one chunk, and the same
 ``persons`` + ``seed`` always give the same files. Faker is asked once, up front, for pools of names,
 streets and words; rows are then drawn from those pools with numpy and assembled as Arrow arrays.
+
+Besides the authoritative person and enterprise tables, departmental registers (insured persons, patients,
+students, taxpayers, insured employers) hold the same persons and enterprises again with realistic noise, and
+two truth files (``TRUTH``) say whose each register record is: the ground truth for record linkage.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -141,8 +145,89 @@ TABLES: Final[tuple[TableSpec, ...]] = (
         _field("station", STRING, "上车站点"),
         _field("fare", MONEY, "扣费金额（元）"),
     ])),
+    # Departmental registers of the same persons and enterprises, with the noise of real ones (see
+    # "Departmental registers" below); the person and enterprise tables above are their authoritative sources.
+    TableSpec("insured_person", "human_resources", "社会保险参保人员信息", pa.schema([
+        _field("record_id", STRING, "个人编号"),
+        _field("id_number", STRING, "公民身份号码", nullable=True),
+        _field("name", STRING, "姓名"),
+        _field("sex", STRING, "性别"),
+        _field("birth_date", DATE, "出生日期"),
+        _field("mobile", STRING, "手机号码", nullable=True),
+        _field("address", STRING, "联系地址"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("patient", "health", "居民就诊登记（患者主索引）", pa.schema([
+        _field("record_id", STRING, "患者主索引号"),
+        _field("id_number", STRING, "公民身份号码", nullable=True),
+        _field("name", STRING, "姓名"),
+        _field("sex", STRING, "性别"),
+        _field("birth_date", DATE, "出生日期"),
+        _field("mobile", STRING, "手机号码", nullable=True),
+        _field("address", STRING, "现住址"),
+        _field("hospital", STRING, "建档医院"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("student", "education", "中小学学生学籍信息", pa.schema([
+        _field("record_id", STRING, "学生编号"),
+        _field("id_number", STRING, "公民身份号码", nullable=True),
+        _field("name", STRING, "姓名"),
+        _field("sex", STRING, "性别"),
+        _field("birth_date", DATE, "出生日期"),
+        _field("guardian_mobile", STRING, "监护人手机号码", nullable=True),
+        _field("address", STRING, "家庭住址"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("taxpayer", "taxation", "纳税人登记信息", pa.schema([
+        _field("record_id", STRING, "纳税人档案号"),
+        _field("credit_code", STRING, "纳税人识别号（统一社会信用代码）", nullable=True),
+        _field("name", STRING, "纳税人名称"),
+        _field("legal_representative", STRING, "法定代表人姓名"),
+        _field("address", STRING, "生产经营地址"),
+        _field("registered_on", DATE, "税务登记日期"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("employer", "human_resources", "社会保险参保单位信息", pa.schema([
+        _field("record_id", STRING, "单位编号"),
+        _field("credit_code", STRING, "统一社会信用代码", nullable=True),
+        _field("name", STRING, "单位名称"),
+        _field("address", STRING, "单位地址"),
+        _field("contact_phone", STRING, "联系电话", nullable=True),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
 )  # fmt: skip
 TABLE_SPECS: Final[Mapping[str, TableSpec]] = {t.name: t for t in TABLES}
+# The registers that describe persons and enterprises, each led by its authoritative source.
+PERSON_REGISTERS: Final = ("person", "insured_person", "patient", "student")
+ENTERPRISE_REGISTERS: Final = ("enterprise", "taxpayer", "employer")
+
+
+@dataclass(frozen=True, slots=True)
+class TruthSpec:
+    """A file of known truth: which person or enterprise each register record belongs to. Not a table of the
+    city (no department holds it, nothing delivers it); it is what record linkage is measured against."""
+
+    name: str
+    registers: tuple[str, ...]
+    schema: pa.Schema
+
+    @property
+    def file(self) -> str:
+        return f"truth_{self.name}.parquet"
+
+
+TRUTH: Final[tuple[TruthSpec, ...]] = (
+    TruthSpec("persons", PERSON_REGISTERS, pa.schema([
+        _field("table", STRING, "表"),
+        _field("record_id", STRING, "记录编号（户籍人口表为公民身份号码）"),
+        _field("id_number", STRING, "记录所属人员的公民身份号码"),
+    ])),
+    TruthSpec("enterprises", ENTERPRISE_REGISTERS, pa.schema([
+        _field("table", STRING, "表"),
+        _field("record_id", STRING, "记录编号（营业执照表为统一社会信用代码）"),
+        _field("credit_code", STRING, "记录所属企业的统一社会信用代码"),
+    ])),
+)  # fmt: skip
 
 
 # --- Manifest -----------------------------------------------------------------------------------------------
@@ -164,6 +249,7 @@ class CityManifest:
     seed: int
     reference_date: date
     tables: tuple[TableFile, ...]
+    truth: Mapping[str, Path] = field(default_factory=dict)  # TruthSpec.name -> file (not a table: not delivered)
 
     def table(self, name: str) -> TableFile:
         for t in self.tables:
@@ -195,6 +281,7 @@ class CityManifest:
                 }
                 for t in self.tables
             },
+            "truth": {name: {"file": path.name, "path": str(path)} for name, path in self.truth.items()},
         }
 
 
@@ -425,12 +512,16 @@ class _People:
     birth: Days
     birth_ymd: Ints
     age: Ints  # whole years on REFERENCE_DATE
+    given_length: Ints  # characters of the given name, the end of the name (a surname may have two)
 
 
 @dataclass(frozen=True, slots=True)
 class _Firms:
     credit_codes: pa.Array
     active: Ints  # indices of the enterprises that can employ
+    representative: Ints  # index of each enterprise's legal representative among the chunk's persons
+    established: Days
+    district: Ints
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,22 +536,66 @@ def _table(name: str, columns: Mapping[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-def _generate_chunk(chunk: _Chunk, pools: _Pools, seed: int) -> dict[str, pa.Table]:
+# A chunk's random streams in spawn order. Append only: a stream's seed is fixed by its position, so a stream
+# added at the end leaves every existing table's rows as they were.
+_STREAMS: Final = (
+    "person", "enterprise", "social_insurance", "housing_fund", "clinic_visit", "school_enrolment",
+    "bus_card_trip", "jobs", "insured_person", "patient", "student", "taxpayer", "employer",
+)  # fmt: skip
+_NEED_FIRMS: Final = frozenset({"enterprise", "social_insurance", "housing_fund", "taxpayer", "employer"})
+_NEED_JOBS: Final = frozenset({"social_insurance", "housing_fund"})
+
+
+def _generate_chunk(chunk: _Chunk, pools: _Pools, seed: int, wanted: frozenset[str]) -> dict[str, pa.Table]:
+    """The chunk's rows of each wanted table, and of each truth file (keyed by its file name)."""
     # One independent stream per table: changing how one table is drawn leaves the others' rows alone.
-    streams = np.random.SeedSequence([seed, chunk.index]).spawn(len(TABLES) + 1)
-    rng = {name: np.random.default_rng(s) for name, s in zip([*TABLE_SPECS, "jobs"], streams, strict=True)}
+    streams = np.random.SeedSequence([seed, chunk.index]).spawn(len(_STREAMS))
+    rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, streams, strict=True)}
     people, person = _person(chunk, pools, rng["person"])
-    firms, enterprise = _enterprise(chunk, pools, rng["enterprise"], people, seed)
-    jobs = _jobs(rng["jobs"], people, firms)
-    return {
-        "person": person,
-        "enterprise": enterprise,
-        "social_insurance": _social_insurance(people, firms, jobs),
-        "housing_fund": _housing_fund(rng["housing_fund"], people, firms, jobs),
-        "clinic_visit": _clinic_visit(rng["clinic_visit"], people),
-        "school_enrolment": _school_enrolment(rng["school_enrolment"], people),
-        "bus_card_trip": _bus_card_trip(chunk, pools, rng["bus_card_trip"], people),
-    }
+    out: dict[str, pa.Table] = {"person": person}
+    truth: dict[str, pa.Array] = {"person": people.ids}  # the true key of each register's records
+    ctx = _RegisterContext(chunk, pools, seed, people, person)
+    if wanted & _NEED_FIRMS:
+        firms, enterprise = _enterprise(chunk, pools, rng["enterprise"], people, seed)
+        out["enterprise"], truth["enterprise"] = enterprise, firms.credit_codes
+        if wanted & _NEED_JOBS:
+            jobs = _jobs(rng["jobs"], people, firms)
+            out["social_insurance"] = _social_insurance(people, firms, jobs)
+            out["housing_fund"] = _housing_fund(rng["housing_fund"], people, firms, jobs)
+        if "taxpayer" in wanted:
+            out["taxpayer"], truth["taxpayer"] = _taxpayer(ctx, rng["taxpayer"], firms, enterprise)
+        if "employer" in wanted:
+            out["employer"], truth["employer"] = _employer(ctx, rng["employer"], firms, enterprise)
+    if "clinic_visit" in wanted:
+        out["clinic_visit"] = _clinic_visit(rng["clinic_visit"], people)
+    if "school_enrolment" in wanted:
+        out["school_enrolment"] = _school_enrolment(rng["school_enrolment"], people)
+    if "bus_card_trip" in wanted:
+        out["bus_card_trip"] = _bus_card_trip(chunk, pools, rng["bus_card_trip"], people)
+    if "insured_person" in wanted:
+        out["insured_person"], truth["insured_person"] = _insured_person(ctx, rng["insured_person"])
+    if "patient" in wanted:
+        out["patient"], truth["patient"] = _patient(ctx, rng["patient"])
+    if "student" in wanted:
+        out["student"], truth["student"] = _student(ctx, rng["student"])
+    tables = {name: table for name, table in out.items() if name in wanted}
+    for spec in TRUTH:
+        tables[spec.file] = _truth(spec, tables, truth)
+    return tables
+
+
+def _truth(spec: TruthSpec, tables: Mapping[str, pa.Table], keys: Mapping[str, pa.Array]) -> pa.Table:
+    """Which person or enterprise each written record of ``spec``'s registers belongs to. The authoritative
+    register's records are keyed by the key itself."""
+    parts = []
+    for i, name in enumerate(spec.registers):
+        if name not in tables:
+            continue
+        records = keys[name] if i == 0 else tables[name].column("record_id").combine_chunks()
+        parts.append(pa.table([pa.repeat(name, len(records)), records, keys[name]], schema=spec.schema))
+    if not parts:
+        return spec.schema.empty_table()
+    return pa.concat_tables(parts)
 
 
 # --- Tables, one function each ------------------------------------------------------------------------------
@@ -537,7 +672,8 @@ def _person(chunk: _Chunk, pools: _Pools, rng: np.random.Generator) -> tuple[_Pe
     registered = np.minimum(registered, _REF_DAY)
     office_seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
 
-    people = _People(ids, district, male, birth, birth_ymd, age)
+    given_length = pc.utf8_length(given).to_numpy().astype(np.int64)
+    people = _People(ids, district, male, birth, birth_ymd, age, given_length)
     return people, _table("person", {
         "id_number": ids,
         "name": name,
@@ -604,7 +740,7 @@ def _enterprise(
     status = rng.choice(len(_STATUS_P), size=m, p=_STATUS_P)
     # Only going concerns that existed before the first contribution month employ anyone.
     employs = (status < _ACTIVE_STATUSES) & (established < _day(FIRST_MONTH))
-    firms = _Firms(credit_codes, np.flatnonzero(employs))
+    firms = _Firms(credit_codes, np.flatnonzero(employs), rep, established, district)
     return firms, _table("enterprise", {
         "credit_code": credit_codes,
         "name": name,
@@ -694,12 +830,17 @@ def _clinic_visit(rng: np.random.Generator, people: _People) -> pa.Table:
     })  # fmt: skip
 
 
-def _school_enrolment(rng: np.random.Generator, people: _People) -> pa.Table:
-    start = SCHOOL_YEAR_START
-    cutoff = start.year * 10000 + 831  # a child who is 6 by 31 August starts school that September
+def _pupils(people: _People) -> tuple[Ints, Ints]:
+    """The persons in grades 1–12 this school year, and their grades."""
+    cutoff = SCHOOL_YEAR_START.year * 10000 + 831  # a child who is 6 by 31 August starts school that September
     grade = (cutoff - people.birth_ymd) // 10000 - 5
     pupil = np.flatnonzero((grade >= 1) & (grade <= 12))
-    grade = grade[pupil]
+    return pupil, grade[pupil]
+
+
+def _school_enrolment(rng: np.random.Generator, people: _People) -> pa.Table:
+    start = SCHOOL_YEAR_START
+    pupil, grade = _pupils(people)
     stage = np.searchsorted(_STAGE_FIRST_GRADE, grade, side="right") - 1
     district = people.district[pupil]
     pick = (rng.random(pupil.size) * _STAGE_SCHOOLS[stage]).astype(np.int64)
@@ -752,18 +893,377 @@ def _bus_card_trip(chunk: _Chunk, pools: _Pools, rng: np.random.Generator, peopl
     })  # fmt: skip
 
 
+# --- Departmental registers ---------------------------------------------------------------------------------
+#
+# The same persons and enterprises as other departments hold them. Each record starts from the authoritative row
+# (household register, business licence) and then gets, independently per record and per field, the noise of a
+# real register: an ID missing or mistyped, a name miswritten, a birth date off, an older phone number, an old
+# address. A mistyped ID or credit code fails its check character by construction (one changed character or two
+# swapped ones always change a GB 11643 / GB 32100 weighted sum), so a register's valid ID is always the true one.
+
+_UPDATED_SINCE: Final = _day(date(REFERENCE_DATE.year - 6, REFERENCE_DATE.month, REFERENCE_DATE.day))
+
+
+@dataclass(frozen=True, slots=True)
+class _IdNoise:
+    missing: float  # share of records without the ID
+    invalid: float  # share of records with a mistyped one
+
+
+# Tuned so that about 5 % of the records of person, insured_person, patient and student together lack a valid
+# ID (the household register itself has none missing or invalid; hospitals register many without one).
+_ID_NOISE: Final[Mapping[str, _IdNoise]] = {
+    "insured_person": _IdNoise(0.03, 0.04),
+    "patient": _IdNoise(0.05, 0.07),
+    "student": _IdNoise(0.02, 0.03),
+    "taxpayer": _IdNoise(0.02, 0.04),
+    "employer": _IdNoise(0.04, 0.06),
+}
+_NAME_TYPO: Final = 0.03  # one character of the given name replaced by another
+_NAME_SPACED: Final = 0.005  # a space or an ideographic space between surname and given name
+_BIRTH_WRONG: Final = 0.02  # a day off by 1–3, or month and day swapped
+_MOBILE_MISSING: Final = 0.10
+_MOBILE_OTHER: Final = 0.20  # an older or newer number than the household register's
+_GUARDIAN_MOBILE_MISSING: Final = 0.05
+_ADDRESS_MOVED: Final = 0.15
+_ADDRESS_NO_CITY: Final = 0.10  # written without the leading 沈阳市
+_ENTERPRISE_MOVED: Final = 0.10
+_ENTERPRISE_CITY: Final = 0.08  # the leading 沈阳 left out, or written 沈阳市
+_ENTERPRISE_LEGAL_FORM: Final = 0.03  # 有限公司 ↔ 有限责任公司
+_ENTERPRISE_TYPOGRAPHY: Final = 0.02  # (沈阳) in ASCII parentheses after the trade, or a trailing space
+
+_ID_SYMBOLS: Final = np.frombuffer(b"0123456789X", dtype=np.uint8)
+_ID_VALUE: Final = np.zeros(256, dtype=np.int64)
+_ID_VALUE[_ID_SYMBOLS] = np.arange(_ID_SYMBOLS.size)
+_USCC_SYMBOLS: Final = np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)
+_USCC_VALUE: Final = np.zeros(256, dtype=np.int64)
+_USCC_VALUE[_USCC_SYMBOLS] = np.arange(_USCC_SYMBOLS.size)
+_NULL_STRING: Final = pa.scalar(None, STRING)
+_SPACES: Final = pa.array([" ", "\u3000"])
+
+_RECORD_SPACE: Final = 10**10
+_RECORD_MULTIPLIER: Final = 1_234_567_891  # coprime to 10**10; times any key < 10**10 it still fits a uint64
+
+
+@dataclass(frozen=True, slots=True)
+class _RegisterContext:
+    chunk: _Chunk
+    pools: _Pools
+    seed: int
+    people: _People
+    person: pa.Table  # the chunk's rows of the person table
+
+    def column(self, name: str) -> pa.Array:
+        return self.person.column(name).combine_chunks()
+
+
+def _record_ids(prefix: str, keys: Ints, seed: int, table: str) -> pa.Array:
+    """``prefix`` + 10 digits: a city-wide unique key (< 10**10) scrambled by an affine bijection of the 10-digit
+    numbers, so record numbers are unique, stable per seed, and say nothing of the order of persons."""
+    salt = int(_mix(np.array([seed], dtype=np.int64), np.array([_STREAMS.index(table)], dtype=np.int64))[0])
+    scrambled = (keys.astype(np.uint64) * np.uint64(_RECORD_MULTIPLIER) + np.uint64(salt % _RECORD_SPACE)) % np.uint64(
+        _RECORD_SPACE
+    )
+    return _join(prefix, pc.utf8_lpad(_digits(scrambled.astype(np.int64)), 10, "0"))
+
+
+def _rows_mask(n: int, rows: Ints) -> pa.Array:
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[rows] = True
+    return pa.array(mask)
+
+
+def _replace_rows(values: pa.Array, rows: Ints, replacements: pa.Array) -> pa.Array:
+    """``values`` with the (ascending) ``rows`` replaced by ``replacements``, in order."""
+    return pc.replace_with_mask(values, _rows_mask(len(values), rows), replacements) if rows.size else values
+
+
+def _char_matrix(values: pa.Array, width: int) -> npt.NDArray[np.uint8]:
+    """The bytes of ASCII strings all ``width`` long (no nulls), one row each: a copy, free to change."""
+    if len(values) == 0:
+        return np.zeros((0, width), dtype=np.uint8)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(len(values), width).copy()
+
+
+def _from_char_matrix(chars: npt.NDArray[np.uint8], lengths: Ints) -> pa.Array:
+    """Strings of the first ``lengths`` bytes of each row."""
+    kept = chars[np.arange(chars.shape[1]) < lengths[:, None]]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.Array.from_buffers(STRING, lengths.size, [None, pa.py_buffer(offsets), pa.py_buffer(kept.tobytes())])
+
+
+def _drawn_noise(rng: np.random.Generator, n: int, noise: _IdNoise) -> tuple[Bools, Ints]:
+    """Which of ``n`` records lose their ID, and which (ascending) get a mistyped one."""
+    u = rng.random(n)
+    return u < noise.missing, np.flatnonzero((u >= noise.missing) & (u < noise.missing + noise.invalid))
+
+
+def _noisy_ids(rng: np.random.Generator, ids: pa.Array, noise: _IdNoise) -> pa.Array:
+    """Resident IDs, some missing and some invalid: one character mistyped, two adjacent digits of the body
+    swapped (where they differ; else one mistyped), or the last character dropped."""
+    missing, bad = _drawn_noise(rng, len(ids), noise)
+    kind = rng.integers(0, 3, bad.size)  # 0 mistyped, 1 swapped, 2 truncated
+    at = rng.integers(0, 18, bad.size)
+    shift = rng.integers(1, 10, bad.size)  # < 10: a digit never turns into itself, nor the check character
+    chars = _char_matrix(_take(ids, bad), 18)
+    rows = np.arange(bad.size)
+    left = np.minimum(at, 15)  # a swap stays within the 17 digits of the body
+    a, b = chars[rows, left], chars[rows, left + 1]
+    swap = (kind == 1) & (a != b)
+    chars[rows[swap], left[swap]], chars[rows[swap], left[swap] + 1] = b[swap], a[swap]
+    typo = (kind == 0) | ((kind == 1) & ~swap)
+    symbols = np.where(at == 17, _ID_SYMBOLS.size, 10)  # the body holds digits, the check character also X
+    typed = _ID_SYMBOLS[(_ID_VALUE[chars[rows, at]] + shift) % symbols]
+    chars[rows[typo], at[typo]] = typed[typo]
+    invalid = _replace_rows(ids, bad, _from_char_matrix(chars, np.where(kind == 2, 17, 18)))
+    return pc.if_else(pa.array(missing), _NULL_STRING, invalid)
+
+
+def _noisy_credit_codes(rng: np.random.Generator, codes: pa.Array, noise: _IdNoise) -> pa.Array:
+    """Credit codes, some missing and some invalid: one character mistyped within the GB 32100 alphabet, or
+    the last one dropped. (Lower case is not noise here: standardization repairs it.)"""
+    missing, bad = _drawn_noise(rng, len(codes), noise)
+    truncated = rng.random(bad.size) < 1 / 3
+    at = rng.integers(0, 18, bad.size)
+    shift = rng.integers(1, _USCC_SYMBOLS.size, bad.size)
+    chars = _char_matrix(_take(codes, bad), 18)
+    rows = np.arange(bad.size)
+    typed = _USCC_SYMBOLS[(_USCC_VALUE[chars[rows, at]] + shift) % _USCC_SYMBOLS.size]
+    chars[rows, at] = np.where(truncated, chars[rows, at], typed)
+    invalid = _replace_rows(codes, bad, _from_char_matrix(chars, np.where(truncated, 17, 18)))
+    return pc.if_else(pa.array(missing), _NULL_STRING, invalid)
+
+
+def _splice(values: pa.Array, from_end: Ints, drop: int, insert: pa.Array) -> pa.Array:
+    """Each value with ``drop`` characters replaced by ``insert``, starting ``from_end`` characters before its end."""
+    out = values
+    for e in np.unique(from_end).tolist():
+        head = pc.utf8_slice_codeunits(values, 0, -e) if e else values
+        rest = e - drop
+        tail = pc.utf8_slice_codeunits(values, -rest) if rest else pc.utf8_slice_codeunits(values, 0, 0)
+        out = pc.if_else(pa.array(from_end == e), _join(head, insert, tail), out)
+    return out
+
+
+def _char_from_end(values: pa.Array, from_end: Ints) -> pa.Array:
+    """The character ``from_end`` characters before the end of each value (1: the last)."""
+    out = pc.utf8_slice_codeunits(values, 0, 0)
+    for e in np.unique(from_end).tolist():
+        char = pc.utf8_slice_codeunits(values, -e, -e + 1) if e > 1 else pc.utf8_slice_codeunits(values, -1)
+        out = pc.if_else(pa.array(from_end == e), char, out)
+    return out
+
+
+def _noisy_names(rng: np.random.Generator, pools: _Pools, names: pa.Array, given: Ints, male: Bools) -> pa.Array:
+    u = rng.random(len(names))
+    typo = np.flatnonzero(u < _NAME_TYPO)
+    spaced = np.flatnonzero((u >= _NAME_TYPO) & (u < _NAME_TYPO + _NAME_SPACED))
+    # One character of the given name becomes another given-name character of the same sex, never itself.
+    old = _take(names, typo)
+    from_end = 1 + (rng.random(typo.size) * given[typo]).astype(np.int64)
+    was = _char_from_end(old, from_end)
+    char = _draw_by_sex(rng, pools.given_single, male[typo])
+    for _ in range(100):
+        same = pc.equal(char, was).to_numpy(zero_copy_only=False).astype(np.bool_)
+        if not same.any():
+            break
+        char = _replace_rows(char, np.flatnonzero(same), _draw_by_sex(rng, pools.given_single, male[typo][same]))
+    names = _replace_rows(names, typo, _splice(old, from_end, 1, char))
+    # A space typed between surname and given name.
+    space = _take(_SPACES, rng.integers(0, len(_SPACES), spaced.size))
+    return _replace_rows(names, spaced, _splice(_take(names, spaced), given[spaced], 0, space))
+
+
+def _dates(year: Ints, month: Ints, day: Ints) -> Days:
+    months = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    return months.astype("datetime64[D]") + (day - 1)
+
+
+def _noisy_birth_dates(rng: np.random.Generator, birth: Days) -> Days:
+    wrong = np.flatnonzero(rng.random(birth.size) < _BIRTH_WRONG)
+    swap = rng.random(wrong.size) < 0.5
+    offset = rng.integers(1, 4, wrong.size) * rng.choice(np.array([-1, 1]), wrong.size)
+    ymd = _ymd(birth[wrong])
+    year, month, day = ymd // 10000, ymd // 100 % 100, ymd % 100
+    swap &= (day <= 12) & (day != month)  # month and day swapped only where that is another real date
+    out = birth.copy()
+    out[wrong] = np.where(swap, _dates(year, day, month), birth[wrong] + offset)
+    return out
+
+
+def _noisy_mobiles(rng: np.random.Generator, pools: _Pools, mobiles: pa.Array) -> pa.Array:
+    """The household register's mobile numbers (null for children), some left out, some another number."""
+    n = len(mobiles)
+    u = rng.random(n)
+    prefix = pools.mobile_prefixes[rng.integers(0, pools.mobile_prefixes.size, n)]
+    other = _digits(prefix * 10**8 + rng.integers(0, 10**8, n))
+    changed = (u >= _MOBILE_MISSING) & (u < _MOBILE_MISSING + _MOBILE_OTHER)
+    out = pc.if_else(pc.and_(pa.array(changed), pc.is_valid(mobiles)), other, mobiles)
+    return pc.if_else(pa.array(u < _MOBILE_MISSING), _NULL_STRING, out)
+
+
+def _moved(
+    rng: np.random.Generator, pools: _Pools, addresses: pa.Array, district: Ints, share: float, same_district: float
+) -> pa.Array:
+    """Addresses, a ``share`` of them replaced by another street and number, in the same district or another."""
+    moved = np.flatnonzero(rng.random(len(addresses)) < share)
+    other = rng.choice(len(sy.DISTRICTS), size=moved.size, p=_DISTRICT_P)
+    to = np.where(rng.random(moved.size) < same_district, district[moved], other).astype(np.int64)
+    return _replace_rows(addresses, moved, _addresses(rng, pools, to))
+
+
+def _updated_at(rng: np.random.Generator, earliest: Days) -> pa.Array:
+    """When each record last changed: a working-hours moment of the last six years, not before ``earliest``."""
+    days = _uniform_days(rng, np.maximum(earliest, _UPDATED_SINCE), np.full(earliest.size, _REF_DAY))
+    return _timestamps(days, rng.integers(int(8.5 * 3600), 17 * 3600, earliest.size))
+
+
+def _person_records(
+    ctx: _RegisterContext, rng: np.random.Generator, who: Ints, table: str, prefix: str, copy: Ints | None = None
+) -> tuple[dict[str, pa.Array], pa.Array]:
+    """The columns every person register has, for the persons ``who`` (a person may appear more than once, as
+    ``copy`` 0, 1, …), and the true ID of each record."""
+    people, pools = ctx.people, ctx.pools
+    ids = _take(people.ids, who)
+    key = (ctx.chunk.start + who) * 2 + (0 if copy is None else copy)
+    addresses = _moved(rng, pools, _take(ctx.column("address"), who), people.district[who], _ADDRESS_MOVED, 0.6)
+    no_city = pa.array(rng.random(who.size) < _ADDRESS_NO_CITY)
+    columns = {
+        "record_id": _record_ids(prefix, key, ctx.seed, table),
+        "id_number": _noisy_ids(rng, ids, _ID_NOISE[table]),
+        "name": _noisy_names(rng, pools, _take(ctx.column("name"), who), people.given_length[who], people.male[who]),
+        "sex": _take(_SEXES, people.male[who].astype(np.int64)),
+        "birth_date": pa.array(_noisy_birth_dates(rng, people.birth[who]), type=DATE),
+        "address": pc.if_else(no_city, pc.utf8_slice_codeunits(addresses, len(sy.CITY_NAME)), addresses),
+        "updated_at": _updated_at(rng, people.birth[who]),
+    }
+    return columns, ids
+
+
+def _insured_person(ctx: _RegisterContext, rng: np.random.Generator) -> tuple[pa.Table, pa.Array]:
+    age = ctx.people.age
+    who = rng.permutation(np.flatnonzero((age >= 16) & (age <= 65) & (rng.random(age.size) < 0.60)))
+    columns, ids = _person_records(ctx, rng, who, "insured_person", "RS")
+    columns["mobile"] = _noisy_mobiles(rng, ctx.pools, _take(ctx.column("mobile"), who))
+    return _table("insured_person", columns), ids
+
+
+def _patient(ctx: _RegisterContext, rng: np.random.Generator) -> tuple[pa.Table, pa.Array]:
+    # The master patient index of the city's hospitals: about half the residents, some of them registered twice
+    # (at a second hospital, which has its own record of them).
+    people = ctx.people
+    n = people.age.size
+    registered = rng.random(n) < 0.55
+    twice = registered & (rng.random(n) < 0.08)
+    city, hospitals = len(sy.CITY_HOSPITALS), len(_HOSPITALS)
+    first = np.where(rng.random(n) < 0.55, rng.integers(0, city, n), city + people.district)
+    second = (first + rng.integers(1, hospitals, n)) % hospitals
+    who = np.concatenate([np.flatnonzero(registered), np.flatnonzero(twice)])
+    copy = np.concatenate([np.zeros(registered.sum(), dtype=np.int64), np.ones(twice.sum(), dtype=np.int64)])
+    order = rng.permutation(who.size)
+    who, copy = who[order], copy[order]
+    columns, ids = _person_records(ctx, rng, who, "patient", "WJ", copy)
+    columns["mobile"] = _noisy_mobiles(rng, ctx.pools, _take(ctx.column("mobile"), who))
+    columns["hospital"] = _take(_HOSPITALS, np.where(copy == 0, first[who], second[who]))
+    return _table("patient", columns), ids
+
+
+def _student(ctx: _RegisterContext, rng: np.random.Generator) -> tuple[pa.Table, pa.Array]:
+    pupil, _ = _pupils(ctx.people)
+    who = rng.permutation(pupil)
+    columns, ids = _person_records(ctx, rng, who, "student", "JY")
+    # A guardian's phone: some adult of the chunk of parents' age (the generator keeps no families).
+    age = ctx.people.age
+    adults = np.flatnonzero((age >= 25) & (age <= 55))
+    if adults.size:
+        guardian = _take(ctx.column("mobile"), adults[rng.integers(0, adults.size, who.size)])
+        missing = pa.array(rng.random(who.size) < _GUARDIAN_MOBILE_MISSING)
+        columns["guardian_mobile"] = pc.if_else(missing, _NULL_STRING, guardian)
+    else:
+        columns["guardian_mobile"] = pa.nulls(who.size, STRING)
+    return _table("student", columns), ids
+
+
+def _noisy_enterprise_names(rng: np.random.Generator, names: pa.Array) -> pa.Array:
+    n = len(names)
+    u = rng.random(n)
+    half = rng.random(n) < 0.5
+    city = u < _ENTERPRISE_CITY
+    out = pc.if_else(pa.array(city & half), pc.replace_substring_regex(names, "^沈阳", "沈阳市"), names)
+    out = pc.if_else(pa.array(city & ~half), pc.replace_substring_regex(out, "^沈阳", ""), out)
+    low = _ENTERPRISE_CITY
+    form = (u >= low) & (u < low + _ENTERPRISE_LEGAL_FORM)
+    swapped = pc.if_else(
+        pc.ends_with(out, "有限责任公司"),
+        pc.replace_substring_regex(out, "有限责任公司$", "有限公司"),
+        pc.replace_substring_regex(out, "(^|[^份])有限公司$", r"\1有限责任公司"),  # 股份有限公司 stays
+    )
+    out = pc.if_else(pa.array(form), swapped, out)
+    low += _ENTERPRISE_LEGAL_FORM
+    typography = (u >= low) & (u < low + _ENTERPRISE_TYPOGRAPHY)
+    parenthesized = pc.replace_substring_regex(
+        out, "^沈阳(.+?)(股份有限公司|有限责任公司|有限公司)$", r"\1(沈阳)\2"
+    )  # 沈阳某某科技有限公司 → 某某科技(沈阳)有限公司, in ASCII parentheses
+    out = pc.if_else(pa.array(typography & half), parenthesized, out)
+    return pc.if_else(pa.array(typography & ~half), _join(out, " "), out)
+
+
+def _enterprise_column(enterprise: pa.Table, name: str, who: Ints) -> pa.Array:
+    return _take(enterprise.column(name).combine_chunks(), who)
+
+
+def _taxpayer(
+    ctx: _RegisterContext, rng: np.random.Generator, firms: _Firms, enterprise: pa.Table
+) -> tuple[pa.Table, pa.Array]:
+    who = rng.permutation(np.flatnonzero(rng.random(len(firms.credit_codes)) < 0.85))
+    codes = _take(firms.credit_codes, who)
+    registered = np.minimum(firms.established[who] + rng.integers(0, 31, who.size), _REF_DAY)
+    address = _enterprise_column(enterprise, "address", who)
+    return _table("taxpayer", {
+        "record_id": _record_ids("SW", ctx.chunk.enterprise_start + who, ctx.seed, "taxpayer"),
+        "credit_code": _noisy_credit_codes(rng, codes, _ID_NOISE["taxpayer"]),
+        "name": _noisy_enterprise_names(rng, _enterprise_column(enterprise, "name", who)),
+        "legal_representative": _take(ctx.column("name"), firms.representative[who]),
+        "address": _moved(rng, ctx.pools, address, firms.district[who], _ENTERPRISE_MOVED, 0.5),
+        "registered_on": pa.array(registered, type=DATE),
+        "updated_at": _updated_at(rng, registered),
+    }), codes  # fmt: skip
+
+
+def _employer(
+    ctx: _RegisterContext, rng: np.random.Generator, firms: _Firms, enterprise: pa.Table
+) -> tuple[pa.Table, pa.Array]:
+    who = rng.permutation(firms.active)
+    m = who.size
+    codes = _take(firms.credit_codes, who)
+    address = _enterprise_column(enterprise, "address", who)
+    # The contact: an office landline, or the legal representative's mobile, or none.
+    u = rng.random(m)
+    landline = _join("024-", _digits(rng.integers(2, 9, m) * 10**7 + rng.integers(0, 10**7, m)))
+    phone = pc.if_else(pa.array(u < 0.5), landline, _take(ctx.column("mobile"), firms.representative[who]))
+    return _table("employer", {
+        "record_id": _record_ids("DW", ctx.chunk.enterprise_start + who, ctx.seed, "employer"),
+        "credit_code": _noisy_credit_codes(rng, codes, _ID_NOISE["employer"]),
+        "name": _noisy_enterprise_names(rng, _enterprise_column(enterprise, "name", who)),
+        "address": _moved(rng, ctx.pools, address, firms.district[who], _ENTERPRISE_MOVED, 0.5),
+        "contact_phone": pc.if_else(pa.array(u >= 0.9), _NULL_STRING, phone),
+        "updated_at": _updated_at(rng, firms.established[who]),
+    }), codes  # fmt: skip
+
+
 # --- Writing ------------------------------------------------------------------------------------------------
 
 
 class _Writers:
-    """One ParquetWriter per table, appended to chunk by chunk; row counts kept as they go."""
+    """One ParquetWriter per file, appended to chunk by chunk; row counts kept as they go."""
 
-    def __init__(self, directory: Path) -> None:
-        self.rows = {t.name: 0 for t in TABLES}
+    def __init__(self, files: Mapping[str, tuple[Path, pa.Schema]]) -> None:
+        self.rows = dict.fromkeys(files, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
-        for t in TABLES:
-            path = directory / f"{t.name}.parquet"
-            self._writers[t.name] = pq.ParquetWriter(path, t.schema, compression="zstd")
+        for name, (path, schema) in files.items():
+            self._writers[name] = pq.ParquetWriter(path, schema, compression="zstd")
 
     def write(self, tables: Mapping[str, pa.Table]) -> None:
         for name, table in tables.items():
@@ -795,32 +1295,49 @@ def _replace_directory(staged: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def generate_city(out_dir: Path, *, persons: int, seed: int, progress: Progress | None = None) -> CityManifest:
-    """Write a synthetic Shenyang of ``persons`` people into ``out_dir``, one Parquet file per table.
+def generate_city(
+    out_dir: Path,
+    *,
+    persons: int,
+    seed: int,
+    progress: Progress | None = None,
+    tables: Collection[str] | None = None,
+) -> CityManifest:
+    """Write a synthetic Shenyang of ``persons`` people into ``out_dir``, one Parquet file per table, and the
+    truth files (``TRUTH``) that say whose each register record is.
 
-    The same ``persons`` and ``seed`` give identical table contents. The city is built in a hidden sibling
-    directory and renamed into place only once complete; an existing ``out_dir`` is replaced whole. If
-    anything fails, ``out_dir`` is left as it was. ``progress("generate", persons_done, persons)`` is called
-    after each chunk is written.
+    The same ``persons`` and ``seed`` give identical table contents. ``tables`` restricts which tables are
+    written (the truth then covers those); what no written table needs is not computed, and the tables written
+    are the same rows as in a full city. The city is built in a hidden sibling directory and renamed into place
+    only once complete; an existing ``out_dir`` is replaced whole. If anything fails, ``out_dir`` is left as it
+    was. ``progress("generate", persons_done, persons)`` is called after each chunk is written.
     """
     if persons < 1:
         raise ValueError("persons must be at least 1")
     if seed < 0:
         raise ValueError("seed must be non-negative")
+    wanted = frozenset(TABLE_SPECS if tables is None else tables)
+    if unknown := wanted - TABLE_SPECS.keys():
+        raise ValueError(f"unknown tables: {', '.join(sorted(unknown))}; known: {', '.join(TABLE_SPECS)}")
+    if not wanted:
+        raise ValueError("tables must name at least one table")
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
 
     pools = _draw_pools(seed)
+    written = [t for t in TABLES if t.name in wanted]
     # A hidden sibling on the same file system, so the final rename is atomic; mkdir (not mkdtemp) so the
     # city gets the usual permissions.
     staged = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.partial")
     staged.mkdir()
     try:
-        with _Writers(staged) as writers:
+        files = {t.name: (staged / f"{t.name}.parquet", t.schema) for t in written}
+        files.update({t.file: (staged / t.file, t.schema) for t in TRUTH})
+        with _Writers(files) as writers:
             for chunk in _plan(persons):
-                writers.write(_generate_chunk(chunk, pools, seed))
+                writers.write(_generate_chunk(chunk, pools, seed, wanted))
                 if progress is not None:
                     progress("generate", chunk.start + chunk.size, persons)
         manifest = CityManifest(
@@ -830,12 +1347,13 @@ def generate_city(out_dir: Path, *, persons: int, seed: int, progress: Progress 
             reference_date=REFERENCE_DATE,
             tables=tuple(
                 TableFile(t.name, t.department, t.title, writers.rows[t.name], out_dir / f"{t.name}.parquet")
-                for t in TABLES
+                for t in written
             ),
+            truth={t.name: out_dir / t.file for t in TRUTH},
         )
         portable = manifest.to_dict()
         del portable["directory"]
-        for entry in portable["tables"].values():
+        for entry in (*portable["tables"].values(), *portable["truth"].values()):
             del entry["path"]
         (staged / MANIFEST_FILE).write_text(json.dumps(portable, ensure_ascii=False, indent=2) + "\n")
         _replace_directory(staged, out_dir)

@@ -23,6 +23,8 @@ from shengjing.identity.principal import OrgType, Principal
 from shengjing.identity.schemas import OrganizationCreate, UserCreate
 from shengjing.ingest import service as ingest
 from shengjing.ingest.service import IngestReport
+from shengjing.libraries import service as libraries
+from shengjing.libraries.schemas import BuildOut
 from shengjing.registry import service as registry
 from shengjing.sandbox import service as sandbox
 from shengjing.store.db import unit_of_work, utcnow
@@ -280,3 +282,39 @@ def set_up_registrations(sessions: sessionmaker[Session], actor: Principal) -> l
                 getattr(registry, step)(db, actor, number, "演示")
         numbers.append(number)
     return numbers
+
+
+# --- base and theme libraries: the city's data models, and the libraries declared and built on them -------------
+
+DECLARATIONS = Path(__file__).parent / "declarations"
+
+
+def library_declarations() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(file name, text) of the demo's data models, and of its libraries in build order (base before theme)."""
+    models = [(p.name, p.read_text("utf-8")) for p in sorted(DECLARATIONS.glob("model-*.yaml"))]
+    found = [(p.name, p.read_text("utf-8")) for p in sorted(DECLARATIONS.glob("library-*.yaml"))]
+    return models, sorted(found, key=lambda item: (yaml.safe_load(item[1])["kind"] != "base", item[0]))
+
+
+def set_up_libraries(
+    sessions: sessionmaker[Session], actor: Principal, *, progress: Callable[[BuildOut], None] | None = None
+) -> list[str]:
+    """File the data models, declare the libraries, and build each library that has not been built yet: the base
+    libraries, whose new snapshots refresh the themes that read them, then any theme still unbuilt (one that reads
+    resources only). Returns the library codes."""
+    models, declared = library_declarations()
+    with unit_of_work(sessions) as db:
+        for name, text in models:
+            libraries.file_model(db, actor, text, file=name)
+    codes = []
+    for name, text in declared:
+        with unit_of_work(sessions) as db:
+            codes.append(libraries.declare_library(db, actor, text, file=name).code)
+    for code in codes:
+        with unit_of_work(sessions) as db:
+            built = libraries.get_library(db, actor, code).current_version is not None
+        if not built:
+            out = libraries.build_library(sessions, actor, code, trigger="demo")
+            if progress is not None:
+                progress(out)
+    return codes

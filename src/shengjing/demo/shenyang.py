@@ -133,6 +133,8 @@ DEPARTMENTS: Final[tuple[Organization, ...]] = (
          "Shenyang Municipal Bureau of Culture, Tourism, Radio and Television", GOVERNMENT_ORGAN, "00210109"),
     _org("civil_affairs", "department", "市民政局", "沈阳市民政局",
          "Shenyang Municipal Civil Affairs Bureau", GOVERNMENT_ORGAN, "00210110"),
+    _org("taxation", "department", "市税务局", "国家税务总局沈阳市税务局",
+         "Shenyang Municipal Tax Service, State Taxation Administration", GOVERNMENT_ORGAN, "00210111"),
 )  # fmt: skip
 
 # Post-2015 enterprises carry an "MA…" organization code body; the parties below are fictitious except the

@@ -85,11 +85,23 @@ class BatchOutcome:
     changed: dict[str, int] = field(default_factory=dict)
 
 
+def _text(column: pa.Array) -> pa.Array:
+    if pa.types.is_string(column.type):
+        return column
+    if pa.types.is_timestamp(column.type):
+        # A typed source's timestamps (Parquet, a database) as the catalog writes them: UTC, whole seconds. Arrow's
+        # own text would be "…00.000000Z", which the layout check refuses. A value with a fraction of a second keeps
+        # it, and is quarantined as written rather than cut short.
+        try:
+            seconds = pc.cast(column, pa.timestamp("s", tz="UTC" if column.type.tz else None))
+        except pa.ArrowInvalid:
+            return pc.cast(column, pa.string())
+        return pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S")
+    return pc.cast(column, pa.string())
+
+
 def _as_text(batch: pa.RecordBatch, fields: Sequence[TargetField]) -> pa.RecordBatch:
-    columns = [batch.column(f.name) for f in fields]
-    return pa.RecordBatch.from_arrays(
-        [c if pa.types.is_string(c.type) else pc.cast(c, pa.string()) for c in columns], names=[f.name for f in fields]
-    )
+    return pa.RecordBatch.from_arrays([_text(batch.column(f.name)) for f in fields], names=[f.name for f in fields])
 
 
 # Dates and times must be written exactly so (a space or "T" between date and time), checked on their bytes.

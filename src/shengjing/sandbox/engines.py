@@ -147,20 +147,9 @@ class SparkEngine:
         self.master = master
 
     def _session(self):  # type: ignore[no-untyped-def]
-        from pyspark.sql import SparkSession
+        from shengjing.store.spark import spark_session
 
-        logging.getLogger("py4j").setLevel(logging.WARNING)
-        session = (
-            SparkSession.builder.master(self.master)
-            .appName("shengjing-sandbox")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            # SQL's forgiving semantics, as DuckDB's TRY gives them: a failed cast or a division by zero is NULL.
-            .config("spark.sql.ansi.enabled", "false")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
-        return session
+        return spark_session(self.master, "shengjing-sandbox")
 
     def run(self, sql: str, sources: Mapping[str, Sequence[Path]], *, fetch: int, limits: Limits) -> pa.Table:
         import uuid

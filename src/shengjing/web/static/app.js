@@ -156,6 +156,33 @@ document.addEventListener("DOMContentLoaded", drawDashboard);
 document.addEventListener("DOMContentLoaded", drawQuality);
 document.addEventListener("DOMContentLoaded", drawGrading);
 
+// A data model's ER diagram: entities as boxes listing their attributes, relations as labelled arrows; entities of
+// other models that a relation reaches are drawn greyed.
+function drawModel() {
+  const data = readJson("model-diagram");
+  const node = document.getElementById("chart-model");
+  if (!data || !node || typeof echarts === "undefined") return;
+  const chart = echarts.init(node);
+  markRendered(chart, node);
+  chart.setOption({
+    tooltip: { formatter: (p) => (p.dataType === "node" ? [p.data.name, ...p.data.attributes].join("<br>") : p.data.name) },
+    series: [{
+      type: "graph",
+      layout: "force",
+      force: { repulsion: 900, edgeLength: 220 },
+      roam: true,
+      symbol: "rect",
+      symbolSize: [150, 44],
+      edgeSymbol: ["none", "arrow"],
+      label: { show: true, formatter: (p) => `${p.data.name}\n${p.data.id}` },
+      edgeLabel: { show: true, formatter: (p) => `${p.data.name} (${p.data.cardinality})` },
+      data: data.nodes.map((n) => ({ ...n, itemStyle: { color: n.external ? "#adb5bd" : "#0d6efd" } })),
+      links: data.links,
+    }],
+  });
+}
+document.addEventListener("DOMContentLoaded", drawModel);
+
 // Bars whose length is data (the sandbox's privacy budgets): the CSP forbids style attributes, so the width comes
 // from data-progress (percent) through the CSSOM.
 function drawProgress(root) {
