@@ -37,9 +37,12 @@ class LibraryCity:
         return self.world.principal(username)
 
 
-def build_library_city(world: World, directory: Path, persons: int = PERSONS) -> LibraryCity:
+def build_library_city(world: World, directory: Path, persons: int = PERSONS, *, users: bool = True) -> LibraryCity:
+    """The city's catalog, its tables ingested and its libraries built; with ``users``, its organizations and
+    users first (the browser tests' ``demo_logins`` makes them itself)."""
     with unit_of_work(world.sessions) as db:
-        demo.set_up_organizations_and_users(db, world.system)
+        if users:
+            demo.set_up_organizations_and_users(db, world.system)
         demo.set_up_catalog(db, world.system)
     manifest = generate_city(directory / "city", persons=persons, seed=7, tables=set(TABLES))
     for table in TABLES:
