@@ -79,7 +79,7 @@ def run_library(city: Path) -> dict[str, object]:
             path.mkdir()
         started = time.perf_counter()
         runner = DuckDBRunner(memory="2.5GB", spill_dir=Path(out))
-        pipeline = BaseLibraryPipeline(spec, entity.attributes, runner)
+        pipeline = BaseLibraryPipeline(spec, entity, runner)
         sources = [SourceInput(r, 1, (city / f"{TABLE_OF_RESOURCE[r]}.parquet",)) for r in spec.inputs]
         rows = pipeline.run(sources, outputs)
         runner.close()

@@ -19,6 +19,10 @@ from shengjing.ingest import service as ingest
 from shengjing.ingest.readers import detect_encoding
 from shengjing.store.db import unit_of_work
 
+# The departmental registers: their missing and mistyped identifiers are counted, never quarantined.
+REGISTERS = ("insured_person", "patient", "student", "taxpayer", "employer")
+REGISTERS += ("food_licence", "licence_push", "real_estate_unit", "house")
+
 
 def test_a_small_demo_city_is_catalogued_and_ingested(
     sessions: sessionmaker[Session], system: Principal, tmp_path: Path
@@ -40,7 +44,7 @@ def test_a_small_demo_city_is_catalogued_and_ingested(
         assert report.version == 1 and report.rows_in == report.rows_accepted + report.rows_quarantined
         assert report.rows_in == rows_by_code[report.resource]  # every generated row arrived
     # The departmental registers' missing and mistyped IDs are counted, not quarantined: linking them is the point.
-    registers = {RESOURCE_BY_TABLE[t].code for t in ("insured_person", "patient", "student", "taxpayer", "employer")}
+    registers = {RESOURCE_BY_TABLE[t].code for t in REGISTERS}
     assert {r.resource: r.rows_quarantined for r in reports if r.resource in registers} == dict.fromkeys(registers, 0)
     # The deliveries' blemishes show: some rows are quarantined, some values are standardized.
     assert sum(r.rows_quarantined for r in reports) > 0
@@ -60,6 +64,16 @@ def test_a_small_demo_city_is_catalogued_and_ingested(
         tallies = catalog.get_resource(db, system, PATIENT).versions[0].details["rules"]
         for rule in ("required:id_number", "id_number:id_number"):
             assert tallies[rule]["failed"] > 0 and not tallies[rule]["blocking"], rule
+
+        def tallied(table: str) -> dict[str, dict[str, int | bool]]:
+            return catalog.get_resource(db, system, RESOURCE_BY_TABLE[table].code).versions[0].details["rules"]
+
+        house, push = tallied("house"), tallied("licence_push")
+        for tally in (house["pattern:unit_no"], house["known_unit:unit_no"], push["required:licence_no"]):
+            assert tally["failed"] > 0 and not tally["blocking"], tally
+        # The social credit columns hold only their codes: 纳税信用等级 A/B/M/C/D, 欠薪失信 true/false.
+        for tally in (tallied("taxpayer")["codelist:credit_grade"], tallied("employer")["codelist:wage_arrears"]):
+            assert tally["checked"] > 0 and tally["failed"] == 0 and not tally["blocking"], tally
         # Running the catalog step again (a second `shengjing demo`) changes nothing it should not.
         demo.set_up_catalog(db, system)
         assert catalog.get_resource(db, system, PERSON).current_version == 1

@@ -112,7 +112,7 @@ def test_every_credit_code_is_valid(tables: dict[str, pa.Table]) -> None:
 def test_reference_organizations() -> None:
     assert shenyang.organization_code_check_char("60003734") == "1"  # 91110000600037341L, stdnum's example
     assert len(shenyang.DISTRICTS) == 13 and len(shenyang.DISTRICT_CODES) == 13
-    assert len(shenyang.DEPARTMENTS) == 11
+    assert len(shenyang.DEPARTMENTS) == 12
     organs = [o for o in shenyang.ORGANIZATIONS if o.role in ("data_bureau", "department")]
     assert all(o.credit_code[:2] in ("11", "12") for o in organs)
     companies = (shenyang.OPERATOR, shenyang.DATA_MERCHANT, shenyang.SERVICE_AGENCY)

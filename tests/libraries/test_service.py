@@ -11,16 +11,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from sqlalchemy import select
 
 from shengjing.audit.models import AuditEvent
 from shengjing.catalog import service as catalog
 from shengjing.classify import service as classify
 from shengjing.classify.detectors import InfoType
+from shengjing.demo import shenyang
 from shengjing.errors import InvalidInput, NotFound, PermissionDenied
 from shengjing.ingest import service as ingest
 from shengjing.libraries import service
 from shengjing.libraries.models import LibraryBuild
+from shengjing.sandbox import service as sandbox
+from shengjing.sandbox.checker import QueryRefused
 from shengjing.store.db import unit_of_work
 from shengjing.store.lake import Lake
 from tests.libraries.conftest import LibraryCity
@@ -284,3 +288,48 @@ def test_declarations_are_checked_and_say_where(city: LibraryCity) -> None:
                 service.declare_library(db, system, text)
             service.build_library(city.world.sessions, system, THEMES[0])
         assert said in raised.value.message_en, raised.value.message_en
+
+
+def test_an_operator_queries_the_libraries_in_the_sandbox_without_seeing_a_person(city: LibraryCity) -> None:
+    """A library is a resource like any other: authorized for a scenario, consented by its holder (the bureau),
+    queried under column controls; the theme joins the population library on its key."""
+    admin, analyst = city.actor("admin"), city.actor("analyst")
+    document = {
+        "operator": shenyang.OPERATOR.code,
+        "title": "住房公积金缴存分析",
+        "scenario": "social_security",
+        "purpose": "按性别统计公积金缴存职工的月均缴存额，评估住房保障政策。",
+        "valid_from": "2026-01-01",
+        "valid_until": "2099-12-31",
+        "egress": "automatic",
+        "row_limit": 100,
+        "min_group_size": 5,
+        "resources": [
+            {"resource": POPULATION, "table": "persons", "columns": {"person_key": "join", "sex": "group_by"}},
+            {
+                "resource": "SY-THEME-HOUSING-SECURITY",
+                "table": "depositors",
+                "columns": {"person_key": "join", "monthly_deposit": {"control": "aggregate", "bounds": [0, 20000]}},
+            },
+        ],
+    }
+    with unit_of_work(city.world.sessions) as db:
+        code = sandbox.create_authorization(db, analyst, yaml.safe_dump(document, allow_unicode=True)).code
+    with unit_of_work(city.world.sessions) as db:
+        sandbox.apply(db, analyst, code)
+    for resource in (POPULATION, "SY-THEME-HOUSING-SECURITY"):
+        with unit_of_work(city.world.sessions) as db:
+            sandbox.consent(db, admin, code, resource, "consent")
+    with unit_of_work(city.world.sessions) as db:
+        sandbox.approve(db, admin, code, "同意")
+    out = sandbox.run_query(
+        city.world.sessions,
+        analyst,
+        code,
+        "SELECT p.sex, count(*) AS n, avg(d.monthly_deposit) AS deposit FROM persons AS p "
+        "JOIN depositors AS d ON d.person_key = p.person_key GROUP BY p.sex",
+    )
+    assert out.status == "released" and sorted(r[0] for r in out.rows) == ["1", "2"]  # GB/T 2261.1, as ingested
+    assert sum(r[1] for r in out.rows) > 100
+    with pytest.raises(QueryRefused):
+        sandbox.run_query(city.world.sessions, analyst, code, "SELECT person_key FROM persons")

@@ -3,7 +3,9 @@
 Field names are the generator's column names (the files the departments deliver carry them as headers);
 labels, data elements (catalog/elements.yaml), units, standardization and quality rules are what a data
 bureau would ask each department to declare. Resources that point at persons or enterprises check those
-references against the person and enterprise resources, so those two are ingested first (``INGEST_ORDER``).
+references against the person and enterprise resources, so those two are ingested first (``INGEST_ORDER``);
+the licence pushes and the housing survey check theirs against the food licences and the property units, which
+come before them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from shengjing.catalog.schemas import FieldIn, ResourceIn, ShareType, UpdateFrequency
+from shengjing.demo import shenyang as sy
 
 F = FieldIn
 DATE_FORMATS: Final = '["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日"]'
@@ -62,6 +65,10 @@ PATIENT: Final = "SY-WJ-PATIENT"
 STUDENT: Final = "SY-JY-STUDENT"
 TAXPAYER: Final = "SY-SW-TAXPAYER"
 EMPLOYER: Final = "SY-RS-EMPLOYER"
+FOOD_LICENCE: Final = "SY-SCJG-FOOD-LICENCE"
+LICENCE_PUSH: Final = "SY-SJJ-LICENCE-PUSH"
+REAL_ESTATE_UNIT: Final = "SY-ZRZY-REAL-ESTATE-UNIT"
+HOUSE: Final = "SY-ZJ-HOUSE"
 
 # The largest table (≈45 trips per 100 residents a day, a week of them); the ingest benchmark uses it too.
 BUS_CARD_TRIP_RESOURCE: Final = ResourceIn(
@@ -471,11 +478,13 @@ TAXPAYER_RESOURCE: Final = ResourceIn(
         F(name="legal_representative", label="法定代表人姓名", data_element="XM"),
         F(name="address", label="生产经营地址", data_element="DZ"),
         F(name="registered_on", label="税务登记日期", data_type="date"),
+        F(name="credit_grade", label="纳税信用等级", description="A、B、M、C、D 级；未参与评价的为空"),
         F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
     ],
     standardization=_ENTERPRISE_STANDARDIZATION
     + f"""  legal_representative: [trim, fullwidth_to_halfwidth]
   registered_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  credit_grade: [trim, fullwidth_to_halfwidth, upper]
 """,
     quality_rules=f"""rules:
 {_record_rules("SW")}
@@ -483,6 +492,7 @@ TAXPAYER_RESOURCE: Final = ResourceIn(
   - {{kind: required, field: name}}
   - {{kind: required, field: legal_representative, blocking: false}}
   - {{kind: date, field: registered_on, min: 1949-10-01}}
+  - {{kind: codelist, field: credit_grade, values: [A, B, M, C, D], blocking: false}}
   - {{kind: required, field: updated_at}}
 """,
 )
@@ -506,6 +516,12 @@ EMPLOYER_RESOURCE: Final = ResourceIn(
         F(name="name", label="单位名称", data_element="JGMC"),
         F(name="address", label="单位地址", data_element="DZ"),
         F(name="contact_phone", label="联系电话", data_element="LXDH"),
+        F(
+            name="wage_arrears",
+            label="是否列入拖欠工资失信名单",
+            data_type="boolean",
+            description="人社部门认定的拖欠农民工工资失信联合惩戒对象",
+        ),
         F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
     ],
     standardization=_ENTERPRISE_STANDARDIZATION + '  contact_phone: [{phone: {region: CN, area_code: "024"}}]\n',
@@ -514,6 +530,238 @@ EMPLOYER_RESOURCE: Final = ResourceIn(
 {_enterprise_rules("credit_code", blocking=False, known="known_enterprise")}
   - {{kind: required, field: name}}
   - {{kind: pattern, field: contact_phone, regex: "^(1[3-9][0-9]{{9}}|0[0-9]{{2,3}}-[0-9]{{7,8}})$", blocking: false}}
+  - {{kind: codelist, field: wage_arrears, values: ["true", "false"], blocking: false}}
+  - {{kind: required, field: updated_at}}
+""",
+)
+
+# --- electronic licences (电子证照): food business licences and what the sharing platform received ---------------
+# The market regulator's licences are the authoritative source; the data bureau's e-licence sharing platform holds
+# the records the issuing system pushed to it, some twice, some with a missing or mistyped number. The identifier
+# rules are non-blocking for the same reason as the registers' above.
+
+_LICENCE_DATES: Final = f"""  issued_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+  valid_until: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+"""
+
+
+def _licence_no_rules(*, unique: bool = False, reference: bool = False) -> str:
+    rules = [
+        "  - {kind: required, field: licence_no, blocking: false}",
+        f'  - {{kind: pattern, field: licence_no, regex: "{sy.LICENCE_NO_PATTERN}", blocking: false}}',
+    ]
+    if unique:
+        rules.append("  - {kind: unique, key: [licence_no], blocking: false}")
+    if reference:
+        rules.append(
+            f"  - {{kind: reference, field: licence_no, resource: {FOOD_LICENCE}, key: licence_no, "
+            "id: known_licence:licence_no, blocking: false}"
+        )
+    return "\n".join(rules)
+
+
+FOOD_LICENCE_RESOURCE: Final = ResourceIn(
+    code=FOOD_LICENCE,
+    name="食品经营许可证信息",
+    summary="市市场监管局核发的食品经营许可证：许可证编号、经营者名称及其统一社会信用代码、经营场所、发证日期、"
+    "有效期和许可状态（有效、注销、过期）。电子证照基础库中食品经营许可证的权威来源，许可信息依法公示。",
+    department="market_regulation",
+    share_type=ShareType.UNCONDITIONAL,
+    open_type=ShareType.UNCONDITIONAL,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["电子证照", "市场主体"],
+    tags=["食品经营许可", "许可证", "电子证照", "食品安全"],
+    formats=["XLSX"],
+    contact="市市场监管局食品经营安全监督管理处 024-22721234",
+    fields=[
+        F(name="record_id", label="许可档案编号", description="许可审批系统内的档案编号"),
+        F(
+            name="licence_no",
+            label="许可证编号",
+            description="JY加14位数字：主体业态、省、市、县（区）代码，6位顺序码和1位校验码",
+        ),
+        F(name="holder_credit_code", label="经营者统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="holder_name", label="经营者名称", data_element="JGMC"),
+        F(name="address", label="经营场所", data_element="DZ"),
+        F(name="issued_on", label="发证日期", data_type="date"),
+        F(name="valid_until", label="有效期至", data_type="date", description="发证之日起五年"),
+        F(name="status", label="许可状态"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization="""version: 1
+fields:
+  record_id: [trim, upper]
+  licence_no: [trim, fullwidth_to_halfwidth]
+  holder_credit_code: [trim, fullwidth_to_halfwidth, upper]
+  holder_name: [trim, fullwidth_to_halfwidth]
+  address: [trim, fullwidth_to_halfwidth]
+  status: [trim]
+"""
+    + _LICENCE_DATES,
+    quality_rules=f"""rules:
+{_record_rules("SP")}
+{_licence_no_rules(unique=True)}
+{_enterprise_rules("holder_credit_code", blocking=False, known="known_enterprise")}
+  - {{kind: required, field: holder_name}}
+  - {{kind: date, field: issued_on, min: 1992-01-01}}
+  - {{kind: date, field: valid_until, min: 1997-01-01}}
+  - {{kind: codelist, field: status, values: [有效, 注销, 过期]}}
+  - {{kind: required, field: updated_at}}
+""",
+)
+
+LICENCE_PUSH_RESOURCE: Final = ResourceIn(
+    code=LICENCE_PUSH,
+    name="电子证照归集记录（食品经营许可证）",
+    summary="市数据局电子证照共享平台归集的食品经营许可证：发证系统推送的证照编号、持证主体名称及其统一社会信用代码、"
+    "发证日期、有效期和推送时间。接口推送的数据未经校核：个别记录的证照编号或信用代码缺失、有误，"
+    "同一证照可能推送两次。",
+    department="data_bureau",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.REALTIME,
+    themes=["电子证照", "政务服务"],
+    tags=["电子证照", "证照归集", "共享平台", "食品经营许可"],
+    formats=["CSV"],
+    contact="市数据局数据资源管理处 024-12345",
+    fields=[
+        F(name="record_id", label="归集记录编号", description="共享平台内的归集记录编号"),
+        F(name="licence_type", label="证照类型"),
+        F(name="licence_no", label="证照编号", description="可能缺失或录入有误"),
+        F(name="holder_credit_code", label="持证主体统一社会信用代码", data_element="TYSHXYDM"),
+        F(name="holder_name", label="持证主体名称", data_element="JGMC"),
+        F(name="issued_on", label="发证日期", data_type="date"),
+        F(name="valid_until", label="有效期截止日期", data_type="date"),
+        F(name="pushed_at", label="推送时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization="""version: 1
+fields:
+  record_id: [trim, upper]
+  licence_type: [trim]
+  licence_no: [trim, fullwidth_to_halfwidth]
+  holder_credit_code: [trim, fullwidth_to_halfwidth, upper]
+  holder_name: [trim, fullwidth_to_halfwidth]
+"""
+    + _LICENCE_DATES,
+    quality_rules=f"""rules:
+{_record_rules("DZ")}
+  - {{kind: codelist, field: licence_type, values: [食品经营许可证]}}
+{_licence_no_rules(reference=True)}
+{_enterprise_rules("holder_credit_code", blocking=False, known="known_enterprise")}
+  - {{kind: required, field: holder_name}}
+  - {{kind: date, field: issued_on, min: 1992-01-01}}
+  - {{kind: date, field: valid_until, min: 1997-01-01}}
+  - {{kind: required, field: pushed_at}}
+""",
+)
+
+# --- natural resources and spatial geography (自然资源和空间地理): property units ---------------------------------
+# The real-estate register (不动产登记簿) is the authoritative source of the units; the housing bureau's building
+# survey knows most of the same houses, some without their unit number or with a mistyped one.
+
+
+def _unit_no_rules(*, unique: bool = False, reference: bool = False) -> str:
+    rules = [
+        "  - {kind: required, field: unit_no, blocking: false}",
+        f'  - {{kind: pattern, field: unit_no, regex: "{sy.UNIT_NO_PATTERN}", blocking: false}}',
+    ]
+    if unique:
+        rules.append("  - {kind: unique, key: [unit_no], blocking: false}")
+    if reference:
+        rules.append(
+            f"  - {{kind: reference, field: unit_no, resource: {REAL_ESTATE_UNIT}, key: unit_no, "
+            "id: known_unit:unit_no, blocking: false}"
+        )
+    return "\n".join(rules)
+
+
+_UNIT_DESCRIPTION: Final = (
+    "GB/T 37346，28位：行政区划代码、地籍区和地籍子区、宗地特征码、宗地顺序号、定着物特征码F和定着物单元编号"
+)
+
+REAL_ESTATE_UNIT_RESOURCE: Final = ResourceIn(
+    code=REAL_ESTATE_UNIT,
+    name="不动产登记单元信息",
+    summary="市自然资源局不动产登记簿中的房屋不动产单元：不动产单元号、坐落、所在区县、用途、建筑面积和登记日期。"
+    "自然资源和空间地理基础库中不动产的权威来源；权利人信息不在本资源中。",
+    department="natural_resources",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.NONE,
+    update_frequency=UpdateFrequency.DAILY,
+    themes=["自然资源", "住房"],
+    tags=["不动产", "不动产登记", "不动产单元号", "房屋"],
+    formats=["CSV"],
+    contact="沈阳市不动产登记中心 024-12336",
+    fields=[
+        F(name="record_id", label="不动产登记记录编号", description="登记系统内的记录编号"),
+        F(name="unit_no", label="不动产单元号", description=_UNIT_DESCRIPTION),
+        F(name="address", label="坐落", data_element="DZ"),
+        F(name="district_code", label="所在行政区划代码", data_element="XZQHDM"),
+        F(name="land_use", label="用途"),
+        F(name="building_area", label="建筑面积", data_type="decimal", unit="平方米"),
+        F(name="registered_on", label="登记日期", data_type="date"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization=f"""version: 1
+fields:
+  record_id: [trim, upper]
+  unit_no: [trim, fullwidth_to_halfwidth]
+  address: [trim, fullwidth_to_halfwidth]
+  district_code: [trim, {{district: {{city: "210100"}}}}]
+  land_use: [trim]
+  registered_on: [trim, {{date: {{formats: {DATE_FORMATS}, output: "%Y-%m-%d"}}}}]
+""",
+    quality_rules=f"""rules:
+{_record_rules("BDC")}
+{_unit_no_rules(unique=True)}
+  - {{kind: required, field: address}}
+  - {{kind: required, field: district_code}}
+  - {{kind: codelist, field: land_use, values: [住宅, 商业, 办公, 工业]}}
+  - {{kind: range, field: building_area, min: 0}}
+  - {{kind: date, field: registered_on, min: 1949-10-01}}
+  - {{kind: required, field: updated_at}}
+""",
+)
+
+HOUSE_RESOURCE: Final = ResourceIn(
+    code=HOUSE,
+    name="房屋基础信息",
+    summary="市住建局房屋建筑调查掌握的房屋基础信息：房屋编号、不动产单元号、坐落、所在区县、实测建筑面积、"
+    "建成年份和建筑结构。调查时采集，部分房屋的不动产单元号缺失或有误，坐落写法和面积与不动产登记不尽一致。",
+    department="housing",
+    share_type=ShareType.CONDITIONAL,
+    open_type=ShareType.CONDITIONAL,
+    update_frequency=UpdateFrequency.QUARTERLY,
+    themes=["住房", "自然资源"],
+    tags=["房屋", "房屋调查", "建筑结构", "不动产单元号"],
+    formats=["CSV"],
+    contact="市住建局房屋管理处 024-12319",
+    fields=[
+        F(name="record_id", label="房屋编号", description="房屋调查系统内的编号"),
+        F(name="unit_no", label="不动产单元号", description="可能缺失或录入有误"),
+        F(name="address", label="房屋坐落", data_element="DZ"),
+        F(name="district_code", label="所在行政区划代码", data_element="XZQHDM"),
+        F(name="building_area", label="建筑面积", data_type="decimal", unit="平方米", description="调查实测"),
+        F(name="built_year", label="建成年份", data_type="integer"),
+        F(name="structure", label="建筑结构"),
+        F(name="updated_at", label="最后变更时间", data_type="timestamp", description="北京时间"),
+    ],
+    standardization="""version: 1
+fields:
+  record_id: [trim, upper]
+  unit_no: [trim, fullwidth_to_halfwidth]
+  address: [trim, fullwidth_to_halfwidth]
+  district_code: [trim, {district: {city: "210100"}}]
+  structure: [trim]
+""",
+    quality_rules=f"""rules:
+{_record_rules("FW")}
+{_unit_no_rules(reference=True)}
+  - {{kind: required, field: address}}
+  - {{kind: required, field: district_code}}
+  - {{kind: range, field: building_area, min: 0}}
+  - {{kind: range, field: built_year, min: 1900, max: 2030}}
+  - {{kind: codelist, field: structure, values: [钢混, 砖混, 框架]}}
   - {{kind: required, field: updated_at}}
 """,
 )
@@ -532,6 +780,10 @@ RESOURCE_BY_TABLE: Final[dict[str, ResourceIn]] = {
     "student": STUDENT_RESOURCE,
     "taxpayer": TAXPAYER_RESOURCE,
     "employer": EMPLOYER_RESOURCE,
+    "food_licence": FOOD_LICENCE_RESOURCE,
+    "licence_push": LICENCE_PUSH_RESOURCE,
+    "real_estate_unit": REAL_ESTATE_UNIT_RESOURCE,
+    "house": HOUSE_RESOURCE,
 }
 INGEST_ORDER: Final[tuple[str, ...]] = tuple(RESOURCE_BY_TABLE)
 DEMO_RESOURCES: Final[tuple[ResourceIn, ...]] = tuple(RESOURCE_BY_TABLE.values())

@@ -68,6 +68,14 @@ DELIVERIES: Final[dict[str, Delivery]] = {
         Delivery("student", "xlsx", None, ()),
         Delivery("taxpayer", "csv", "utf-8", (("credit_code", 0.01, "lower"),)),
         Delivery("employer", "csv", "gbk", (("contact_phone", 0.01, "padded"),)),
+        # The licence and property-unit registers: the same, their own noise and a few blemishes on top.
+        Delivery(
+            "food_licence", "xlsx", None, (("holder_credit_code", 0.01, "lower"), ("issued_on", 0.005, "cn_date"))
+        ),
+        Delivery("licence_push", "csv", "utf-8", (("issued_on", 0.005, "slash_date"),)),
+        Delivery("real_estate_unit", "csv", "gbk", (("registered_on", 0.01, "cn_date"), ("unit_no", 0.002, "padded"))),
+        # Not XLSX: a spreadsheet of the survey's 125,000 houses (at 470,000 residents) takes 16 s to write.
+        Delivery("house", "csv", "gb18030", (("address", 0.005, "padded"),)),
     )
 }
 

@@ -7,8 +7,11 @@ a chunk needs nothing but its own random stream: memory stays bounded by one chu
 streets and words; rows are then drawn from those pools with numpy and assembled as Arrow arrays.
 
 Besides the authoritative person and enterprise tables, departmental registers (insured persons, patients,
-students, taxpayers, insured employers) hold the same persons and enterprises again with realistic noise, and
-two truth files (``TRUTH``) say whose each register record is: the ground truth for record linkage.
+students, taxpayers, insured employers) hold the same persons and enterprises again with realistic noise; the
+sharing platform's licence pushes hold the market regulator's food business licences again, and the housing
+bureau's building survey the real-estate register's property units. Truth files (``TRUTH``) say whose each
+register record is: the ground truth for record linkage. Property units are drawn per chunk like the rest
+(about one per three residents), from the district weights and Faker's streets, not from the chunk's persons.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _UTC_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai has no DST; local times are sto
 CHUNK_PERSONS: Final = 50_000
 _MAX_CHUNKS: Final = 250  # ID sequence numbers are shared out between chunks: keep each chunk's share ≥ 2
 _PERSONS_PER_ENTERPRISE: Final = 20
+_PERSONS_PER_UNIT: Final = 3  # property units (flats, shops, offices, plants, rural houses) per resident
 
 
 def _day(d: date) -> np.datetime64:
@@ -65,9 +69,12 @@ _REF_YMD: Final = REFERENCE_DATE.year * 10000 + REFERENCE_DATE.month * 100 + REF
 # --- Tables -------------------------------------------------------------------------------------------------
 
 STRING: Final = pa.string()
+BOOL: Final = pa.bool_()
+INT: Final = pa.int32()
 DATE: Final = pa.date32()
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 MONEY: Final = pa.decimal128(18, 2)  # CNY; money is never a float
+AREA: Final = pa.decimal128(12, 2)  # m², to the hundredth as surveyed
 
 
 def _field(name: str, type_: pa.DataType, title: str, *, nullable: bool = False) -> pa.Field:
@@ -185,6 +192,7 @@ TABLES: Final[tuple[TableSpec, ...]] = (
         _field("legal_representative", STRING, "法定代表人姓名"),
         _field("address", STRING, "生产经营地址"),
         _field("registered_on", DATE, "税务登记日期"),
+        _field("credit_grade", STRING, "纳税信用等级", nullable=True),
         _field("updated_at", TIMESTAMP, "最后变更时间"),
     ])),
     TableSpec("employer", "human_resources", "社会保险参保单位信息", pa.schema([
@@ -193,6 +201,52 @@ TABLES: Final[tuple[TableSpec, ...]] = (
         _field("name", STRING, "单位名称"),
         _field("address", STRING, "单位地址"),
         _field("contact_phone", STRING, "联系电话", nullable=True),
+        _field("wage_arrears", BOOL, "是否列入拖欠工资失信名单"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    # Electronic licences (电子证照): the food business licences the market regulator issues, and the records its
+    # issuing system pushed to the data bureau's e-licence sharing platform (电子证照共享平台), with noise.
+    TableSpec("food_licence", "market_regulation", "食品经营许可证", pa.schema([
+        _field("record_id", STRING, "许可档案编号"),
+        _field("licence_no", STRING, "许可证编号"),
+        _field("holder_credit_code", STRING, "经营者统一社会信用代码"),
+        _field("holder_name", STRING, "经营者名称"),
+        _field("address", STRING, "经营场所"),
+        _field("issued_on", DATE, "发证日期"),
+        _field("valid_until", DATE, "有效期至"),
+        _field("status", STRING, "许可状态"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("licence_push", "data_bureau", "电子证照归集记录（食品经营许可证）", pa.schema([
+        _field("record_id", STRING, "归集记录编号"),
+        _field("licence_type", STRING, "证照类型"),
+        _field("licence_no", STRING, "证照编号", nullable=True),
+        _field("holder_credit_code", STRING, "持证主体统一社会信用代码", nullable=True),
+        _field("holder_name", STRING, "持证主体名称"),
+        _field("issued_on", DATE, "发证日期"),
+        _field("valid_until", DATE, "有效期截止日期"),
+        _field("pushed_at", TIMESTAMP, "推送时间"),
+    ])),
+    # Natural resources and spatial geography (自然资源和空间地理): the real-estate register's property units, and
+    # the housing bureau's building survey of the same houses, with noise.
+    TableSpec("real_estate_unit", "natural_resources", "不动产登记单元", pa.schema([
+        _field("record_id", STRING, "不动产登记记录编号"),
+        _field("unit_no", STRING, "不动产单元号"),
+        _field("address", STRING, "坐落"),
+        _field("district_code", STRING, "所在行政区划代码"),
+        _field("land_use", STRING, "用途"),
+        _field("building_area", AREA, "建筑面积（平方米）"),
+        _field("registered_on", DATE, "登记日期"),
+        _field("updated_at", TIMESTAMP, "最后变更时间"),
+    ])),
+    TableSpec("house", "housing", "房屋基础信息", pa.schema([
+        _field("record_id", STRING, "房屋编号"),
+        _field("unit_no", STRING, "不动产单元号", nullable=True),
+        _field("address", STRING, "房屋坐落"),
+        _field("district_code", STRING, "所在行政区划代码"),
+        _field("building_area", AREA, "建筑面积（平方米）"),
+        _field("built_year", INT, "建成年份"),
+        _field("structure", STRING, "建筑结构"),
         _field("updated_at", TIMESTAMP, "最后变更时间"),
     ])),
 )  # fmt: skip
@@ -200,12 +254,17 @@ TABLE_SPECS: Final[Mapping[str, TableSpec]] = {t.name: t for t in TABLES}
 # The registers that describe persons and enterprises, each led by its authoritative source.
 PERSON_REGISTERS: Final = ("person", "insured_person", "patient", "student")
 ENTERPRISE_REGISTERS: Final = ("enterprise", "taxpayer", "employer")
+# The registers of food business licences and of property units, likewise.
+LICENCE_REGISTERS: Final = ("food_licence", "licence_push")
+PROPERTY_REGISTERS: Final = ("real_estate_unit", "house")
 
 
 @dataclass(frozen=True, slots=True)
 class TruthSpec:
-    """A file of known truth: which person or enterprise each register record belongs to. Not a table of the
-    city (no department holds it, nothing delivers it); it is what record linkage is measured against."""
+    """A file of known truth: which person, enterprise, licence or property unit each register record belongs
+    to. Not a table of the city (no department holds it, nothing delivers it); it is what record linkage is
+    measured against. A register with a ``record_id`` column is keyed by it, the others (the person and enterprise
+    tables) by their key itself."""
 
     name: str
     registers: tuple[str, ...]
@@ -226,6 +285,16 @@ TRUTH: Final[tuple[TruthSpec, ...]] = (
         _field("table", STRING, "表"),
         _field("record_id", STRING, "记录编号（营业执照表为统一社会信用代码）"),
         _field("credit_code", STRING, "记录所属企业的统一社会信用代码"),
+    ])),
+    TruthSpec("licences", LICENCE_REGISTERS, pa.schema([
+        _field("table", STRING, "表"),
+        _field("record_id", STRING, "记录编号"),
+        _field("licence_no", STRING, "记录所属许可证的许可证编号"),
+    ])),
+    TruthSpec("property_units", PROPERTY_REGISTERS, pa.schema([
+        _field("table", STRING, "表"),
+        _field("record_id", STRING, "记录编号"),
+        _field("unit_no", STRING, "记录所属不动产单元的不动产单元号"),
     ])),
 )  # fmt: skip
 
@@ -411,11 +480,16 @@ _CARD_ISSUER: Final = 2101 * 10**12  # 16-digit card numbers: issuer prefix + 12
 
 
 def _money(cents: Ints) -> pa.Array:
-    """Exact decimal128(18, 2) from integer cents: the 16-byte two's complement words, built in numpy."""
-    words = np.empty((cents.size, 2), dtype=np.int64)
-    words[:, 0] = cents
-    words[:, 1] = np.where(cents < 0, -1, 0)
-    return pa.Array.from_buffers(MONEY, cents.size, [None, pa.py_buffer(words)])
+    """Exact decimal128(18, 2) from integer cents."""
+    return _decimal(cents, MONEY)
+
+
+def _decimal(hundredths: Ints, type_: pa.Decimal128Type) -> pa.Array:
+    """Exact decimal128(p, 2) from integer hundredths: the 16-byte two's complement words, built in numpy."""
+    words = np.empty((hundredths.size, 2), dtype=np.int64)
+    words[:, 0] = hundredths
+    words[:, 1] = np.where(hundredths < 0, -1, 0)
+    return pa.Array.from_buffers(type_, hundredths.size, [None, pa.py_buffer(words)])
 
 
 def _timestamps(days: Days, local_seconds: Ints) -> pa.Array:
@@ -490,17 +564,21 @@ class _Chunk:
     size: int
     enterprise_start: int
     enterprises: int
+    unit_start: int = 0  # global index of the chunk's first property unit
+    units: int = 0
 
 
 def _plan(persons: int) -> list[_Chunk]:
     size = max(CHUNK_PERSONS, math.ceil(persons / _MAX_CHUNKS))
     count = math.ceil(persons / size)
-    chunks, enterprise_start = [], 0
+    chunks, enterprise_start, unit_start = [], 0, 0
     for i in range(count):
         n = min(size, persons - i * size)
         enterprises = round(n / _PERSONS_PER_ENTERPRISE)
-        chunks.append(_Chunk(i, count, i * size, n, enterprise_start, enterprises))
+        units = round(n / _PERSONS_PER_UNIT)
+        chunks.append(_Chunk(i, count, i * size, n, enterprise_start, enterprises, unit_start, units))
         enterprise_start += enterprises
+        unit_start += units
     return chunks
 
 
@@ -522,6 +600,8 @@ class _Firms:
     representative: Ints  # index of each enterprise's legal representative among the chunk's persons
     established: Days
     district: Ints
+    industry: Ints  # index into sy.ENTERPRISE_INDUSTRIES
+    status: Ints  # index into _STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,8 +621,11 @@ def _table(name: str, columns: Mapping[str, pa.Array]) -> pa.Table:
 _STREAMS: Final = (
     "person", "enterprise", "social_insurance", "housing_fund", "clinic_visit", "school_enrolment",
     "bus_card_trip", "jobs", "insured_person", "patient", "student", "taxpayer", "employer",
+    "taxpayer_credit", "employer_arrears", "food_licence", "licence_push", "real_estate_unit", "house",
 )  # fmt: skip
-_NEED_FIRMS: Final = frozenset({"enterprise", "social_insurance", "housing_fund", "taxpayer", "employer"})
+_NEED_FIRMS: Final = frozenset({
+    "enterprise", "social_insurance", "housing_fund", "taxpayer", "employer", *LICENCE_REGISTERS,
+})  # fmt: skip
 _NEED_JOBS: Final = frozenset({"social_insurance", "housing_fund"})
 
 
@@ -563,9 +646,26 @@ def _generate_chunk(chunk: _Chunk, pools: _Pools, seed: int, wanted: frozenset[s
             out["social_insurance"] = _social_insurance(people, firms, jobs)
             out["housing_fund"] = _housing_fund(rng["housing_fund"], people, firms, jobs)
         if "taxpayer" in wanted:
-            out["taxpayer"], truth["taxpayer"] = _taxpayer(ctx, rng["taxpayer"], firms, enterprise)
+            out["taxpayer"], truth["taxpayer"] = _taxpayer(
+                ctx, rng["taxpayer"], rng["taxpayer_credit"], firms, enterprise
+            )
         if "employer" in wanted:
-            out["employer"], truth["employer"] = _employer(ctx, rng["employer"], firms, enterprise)
+            out["employer"], truth["employer"] = _employer(
+                ctx, rng["employer"], rng["employer_arrears"], firms, enterprise
+            )
+        if wanted & set(LICENCE_REGISTERS):
+            licences, out["food_licence"] = _food_licence(ctx, rng["food_licence"], firms, enterprise)
+            truth["food_licence"] = licences.numbers
+            if "licence_push" in wanted:
+                out["licence_push"], truth["licence_push"] = _licence_push(
+                    ctx, rng["licence_push"], licences, enterprise
+                )
+    if wanted & set(PROPERTY_REGISTERS):
+        units, out["real_estate_unit"], truth["real_estate_unit"] = _real_estate_unit(
+            chunk, pools, seed, rng["real_estate_unit"]
+        )
+        if "house" in wanted:
+            out["house"], truth["house"] = _house(chunk, seed, rng["house"], units)
     if "clinic_visit" in wanted:
         out["clinic_visit"] = _clinic_visit(rng["clinic_visit"], people)
     if "school_enrolment" in wanted:
@@ -585,13 +685,14 @@ def _generate_chunk(chunk: _Chunk, pools: _Pools, seed: int, wanted: frozenset[s
 
 
 def _truth(spec: TruthSpec, tables: Mapping[str, pa.Table], keys: Mapping[str, pa.Array]) -> pa.Table:
-    """Which person or enterprise each written record of ``spec``'s registers belongs to. The authoritative
-    register's records are keyed by the key itself."""
+    """Which person, enterprise, licence or property unit each written record of ``spec``'s registers belongs to.
+    Records are keyed by their ``record_id``; those of a table without one (person, enterprise) by the key itself."""
     parts = []
-    for i, name in enumerate(spec.registers):
+    for name in spec.registers:
         if name not in tables:
             continue
-        records = keys[name] if i == 0 else tables[name].column("record_id").combine_chunks()
+        table = tables[name]
+        records = table.column("record_id").combine_chunks() if "record_id" in table.schema.names else keys[name]
         parts.append(pa.table([pa.repeat(name, len(records)), records, keys[name]], schema=spec.schema))
     if not parts:
         return spec.schema.empty_table()
@@ -740,7 +841,7 @@ def _enterprise(
     status = rng.choice(len(_STATUS_P), size=m, p=_STATUS_P)
     # Only going concerns that existed before the first contribution month employ anyone.
     employs = (status < _ACTIVE_STATUSES) & (established < _day(FIRST_MONTH))
-    firms = _Firms(credit_codes, np.flatnonzero(employs), rep, established, district)
+    firms = _Firms(credit_codes, np.flatnonzero(employs), rep, established, district, industry, status)
     return firms, _table("enterprise", {
         "credit_code": credit_codes,
         "name": name,
@@ -1215,7 +1316,7 @@ def _enterprise_column(enterprise: pa.Table, name: str, who: Ints) -> pa.Array:
 
 
 def _taxpayer(
-    ctx: _RegisterContext, rng: np.random.Generator, firms: _Firms, enterprise: pa.Table
+    ctx: _RegisterContext, rng: np.random.Generator, credit: np.random.Generator, firms: _Firms, enterprise: pa.Table
 ) -> tuple[pa.Table, pa.Array]:
     who = rng.permutation(np.flatnonzero(rng.random(len(firms.credit_codes)) < 0.85))
     codes = _take(firms.credit_codes, who)
@@ -1228,12 +1329,13 @@ def _taxpayer(
         "legal_representative": _take(ctx.column("name"), firms.representative[who]),
         "address": _moved(rng, ctx.pools, address, firms.district[who], _ENTERPRISE_MOVED, 0.5),
         "registered_on": pa.array(registered, type=DATE),
+        "credit_grade": _credit_grades(credit, who.size),
         "updated_at": _updated_at(rng, registered),
     }), codes  # fmt: skip
 
 
 def _employer(
-    ctx: _RegisterContext, rng: np.random.Generator, firms: _Firms, enterprise: pa.Table
+    ctx: _RegisterContext, rng: np.random.Generator, arrears: np.random.Generator, firms: _Firms, enterprise: pa.Table
 ) -> tuple[pa.Table, pa.Array]:
     who = rng.permutation(firms.active)
     m = who.size
@@ -1249,8 +1351,419 @@ def _employer(
         "name": _noisy_enterprise_names(rng, _enterprise_column(enterprise, "name", who)),
         "address": _moved(rng, ctx.pools, address, firms.district[who], _ENTERPRISE_MOVED, 0.5),
         "contact_phone": pc.if_else(pa.array(u >= 0.9), _NULL_STRING, phone),
+        "wage_arrears": _wage_arrears(arrears, m),
         "updated_at": _updated_at(rng, firms.established[who]),
     }), codes  # fmt: skip
+
+
+# --- Social credit ------------------------------------------------------------------------------------------
+#
+# Two flags of the social credit library (社会信用基础库) ride on registers above: the tax office's credit grade of
+# each taxpayer (纳税信用等级) and the labour inspectorate's list of employers in wage arrears (拖欠工资失信名单).
+# Each is drawn from a stream of its own, so the registers' other columns are the rows they were without them.
+
+_CREDIT_GRADES: Final = pa.array(["A", "B", "M", "C", "D"])
+_CREDIT_GRADE_P: Final = _weights([35, 40, 15, 7, 3])
+_CREDIT_GRADE_MISSING: Final = 0.05  # not rated (yet)
+_WAGE_ARREARS: Final = 0.02
+
+
+def _credit_grades(rng: np.random.Generator, n: int) -> pa.Array:
+    grade = _take(_CREDIT_GRADES, rng.choice(len(_CREDIT_GRADE_P), size=n, p=_CREDIT_GRADE_P))
+    return pc.if_else(pa.array(rng.random(n) < _CREDIT_GRADE_MISSING), _NULL_STRING, grade)
+
+
+def _wage_arrears(rng: np.random.Generator, n: int) -> pa.Array:
+    return pa.array(rng.random(n) < _WAGE_ARREARS, type=BOOL)
+
+
+# --- Electronic licences: food business licences and their pushes to the sharing platform -------------------------
+#
+# 食品经营许可证 numbers are JY + 14 digits: the 主体业态 (1 食品销售经营者, 2 餐饮服务经营者, 3 单位食堂), the
+# province (21 辽宁), the city (01 沈阳), the county (the last two digits of the holder's district code), a 6-digit
+# serial and a check digit. The real numbering's check digit is not public: this one is the demo's own, the Luhn
+# digit of the 13 digits before it. The issuing system pushes each licence to the data bureau's platform; what
+# arrives there has the noise of an interface fed by hand-kept systems.
+
+_LICENCE_TYPE: Final = "食品经营许可证"
+_LICENCE_SHARE: Final = 0.30  # of the enterprises
+_FOOD_TRADES: Final = {"5211": 1, "5212": 1, "5213": 1, "5292": 1, "6110": 2, "6210": 2, "6220": 2}  # → 主体业态
+_FOOD_FORM: Final = np.array([_FOOD_TRADES.get(i.code, 0) for i in sy.ENTERPRISE_INDUSTRIES], dtype=np.int64)
+_FOOD_TRADE_LICENSED: Final = 0.9  # shops and restaurants; other enterprises hold one for their canteen or a sideline
+_FOOD_TRADE_SHARE: Final = float((_FOOD_FORM > 0).mean())
+_OTHER_LICENSED: Final = (_LICENCE_SHARE - _FOOD_TRADE_SHARE * _FOOD_TRADE_LICENSED) / (1 - _FOOD_TRADE_SHARE)
+_CANTEEN_SHARE: Final = 0.6  # of the licences of other enterprises: 单位食堂, the rest 食品销售
+_LICENCE_PROVINCE_CITY: Final = 2101
+_LICENCE_SERIALS: Final = 10**6  # serials are unique city-wide while the city has fewer enterprises than this
+_LICENCE_SERIAL_MULTIPLIER: Final = 7_654_321  # coprime to 10**6
+_LICENCE_YEARS: Final = 5
+_LICENCE_RENEWED_EARLY_DAYS: Final = 30  # a renewal is issued up to a month before the old licence runs out
+_LICENCE_LAPSED: Final = 0.08  # of the licences due for renewal: not renewed, so expired
+_LICENCE_CANCELLED: Final = 0.9  # of the licences of deregistered, revoked or moved-out enterprises
+_LICENCE_STATUSES: Final = pa.array(["有效", "注销", "过期"])
+_VALID, _CANCELLED, _EXPIRED = 0, 1, 2
+
+_LICENCE_PUSHED: Final = 0.90
+_LICENCE_PUSHED_TWICE: Final = 0.06  # of the pushed licences: a second push, a record of its own
+_LICENCE_NO_NOISE: Final = _IdNoise(0.04, 0.04)  # missing; malformed
+_PUSH_CREDIT_CODE_NOISE: Final = _IdNoise(0.04, 0.06)  # as in the employer register
+_ISSUED_DAY_OFF: Final = 0.02
+_PLATFORM_SINCE: Final = _day(date(2021, 1, 1))  # the platform went live; older licences were loaded in 90 days
+
+
+def _plus_years(days: Days, years: Ints) -> Days:
+    """The same calendar day ``years`` later (29 February becomes 28 February in a common year)."""
+    ymd = _ymd(days)
+    first = _dates(ymd // 10000 + years, ymd // 100 % 100, np.ones(days.size, dtype=np.int64))
+    month_days = ((first.astype("datetime64[M]") + 1).astype("datetime64[D]") - first).astype(np.int64)
+    return first + np.minimum(ymd % 100, month_days) - 1
+
+
+def _luhn_digits(numbers: Ints, width: int) -> Ints:
+    """The Luhn check digit of each ``width``-digit number."""
+    total = np.zeros(numbers.size, dtype=np.int64)
+    for k in range(width):  # k = 0 is the rightmost digit, the check digit's neighbour: doubled
+        digit = numbers // 10**k % 10
+        if k % 2 == 0:
+            digit = digit * 2 - 9 * (digit >= 5)
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def _licence_numbers(form: Ints, district: Ints, enterprise_index: Ints, seed: int) -> pa.Array:
+    salt = int(_mix(np.array([seed], dtype=np.int64), np.array([_STREAMS.index("food_licence")]))[0])
+    serial = (enterprise_index * _LICENCE_SERIAL_MULTIPLIER + salt) % _LICENCE_SERIALS
+    county = _DISTRICT_CODE_INTS[district] % 100
+    body = (form * 10**4 + _LICENCE_PROVINCE_CITY) * 10**8 + county * 10**6 + serial  # 13 digits
+    return _join("JY", _digits(body * 10 + _luhn_digits(body, 13)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Licences:
+    """The chunk's food business licences, in the rows' order of the food_licence table."""
+
+    firm: Ints  # the holder: index into _Firms
+    numbers: pa.Array
+    issued: Days
+    valid_until: Days
+
+
+def _food_licence(
+    ctx: _RegisterContext, rng: np.random.Generator, firms: _Firms, enterprise: pa.Table
+) -> tuple[_Licences, pa.Table]:
+    m = firms.established.size
+    trade_form = _FOOD_FORM[firms.industry]
+    food = trade_form > 0
+    licensed = (firms.established < _REF_DAY) & (rng.random(m) < np.where(food, _FOOD_TRADE_LICENSED, _OTHER_LICENSED))
+    form = np.where(food, trade_form, np.where(rng.random(m) < _CANTEEN_SHARE, 3, 1))
+    who = rng.permutation(np.flatnonzero(licensed))
+    n = who.size
+    # First issued within two months of establishment, then renewed every five years (up to a month before the
+    # old one ran out), unless the holder let it lapse.
+    first = np.minimum(firms.established[who] + rng.integers(1, 61, n), _REF_DAY)
+    terms = (_REF_YMD - _ymd(first)) // 10000 // _LICENCE_YEARS
+    terms -= (terms > 0) & (rng.random(n) < _LICENCE_LAPSED)
+    early = np.where(terms > 0, rng.integers(0, _LICENCE_RENEWED_EARLY_DAYS + 1, n), 0)
+    issued = _plus_years(first, terms * _LICENCE_YEARS) - early
+    valid_until = _plus_years(issued, np.full(n, _LICENCE_YEARS))
+    closed = (firms.status[who] >= _ACTIVE_STATUSES) & (rng.random(n) < _LICENCE_CANCELLED)
+    status = np.where(closed, _CANCELLED, np.where(valid_until < _REF_DAY, _EXPIRED, _VALID))
+    global_index = ctx.chunk.enterprise_start + who
+    numbers = _licence_numbers(form[who], firms.district[who], global_index, ctx.seed)
+    licences = _Licences(who, numbers, issued, valid_until)
+    return licences, _table("food_licence", {
+        "record_id": _record_ids("SP", global_index, ctx.seed, "food_licence"),
+        "licence_no": numbers,
+        "holder_credit_code": _take(firms.credit_codes, who),
+        "holder_name": _enterprise_column(enterprise, "name", who),
+        "address": _enterprise_column(enterprise, "address", who),
+        "issued_on": pa.array(issued, type=DATE),
+        "valid_until": pa.array(valid_until, type=DATE),
+        "status": _take(_LICENCE_STATUSES, status),
+        "updated_at": _updated_at(rng, issued),
+    })  # fmt: skip
+
+
+def _drop_char(chars: npt.NDArray[np.uint8], at: Ints) -> npt.NDArray[np.uint8]:
+    """Each row without its character ``at``: one column narrower."""
+    col = np.arange(chars.shape[1] - 1)
+    return np.take_along_axis(chars, np.where(col < at[:, None], col, col + 1), axis=1)
+
+
+def _insert_char(chars: npt.NDArray[np.uint8], at: Ints, char: int) -> npt.NDArray[np.uint8]:
+    """Each row with ``char`` inserted before its character ``at``: one column wider."""
+    col = np.arange(chars.shape[1] + 1)
+    out = np.take_along_axis(chars, np.clip(np.where(col < at[:, None], col, col - 1), 0, None), axis=1)
+    out[np.arange(at.size), at] = char
+    return out
+
+
+def _noisy_licence_numbers(rng: np.random.Generator, numbers: pa.Array, noise: _IdNoise) -> pa.Array:
+    """Licence numbers, some missing and some malformed so that they no longer read JY + 14 digits: a digit
+    dropped, the letter O typed for a 0, the JY in lower case, or a space typed inside."""
+    missing, bad = _drawn_noise(rng, len(numbers), noise)
+    n = bad.size
+    kind = rng.integers(0, 4, n)  # 0 dropped, 1 letter O, 2 lower case, 3 space
+    dropped_at = rng.integers(2, 16, n)
+    zero_pick = rng.random((n, 14))
+    space_at = rng.integers(1, 16, n)  # never at an end, where trimming would take it away
+    chars = _char_matrix(_take(numbers, bad), 16)
+    out = np.zeros((n, 17), dtype=np.uint8)
+    rows = np.arange(n)
+    out[:, :15] = _drop_char(chars, dropped_at)
+    letter = chars.copy()
+    # Every number has a 0 (the city's 01): the O goes over one of its zeros, picked at random.
+    letter[rows, 2 + np.argmax(zero_pick * (chars[:, 2:] == ord("0")), axis=1)] = ord("O")
+    lower = chars.copy()
+    lower[:, :2] = np.frombuffer(b"jy", dtype=np.uint8)
+    out[kind == 1, :16] = letter[kind == 1]
+    out[kind == 2, :16] = lower[kind == 2]
+    out[kind == 3] = _insert_char(chars, space_at, ord(" "))[kind == 3]
+    malformed = _replace_rows(numbers, bad, _from_char_matrix(out, np.select([kind == 0, kind == 3], [15, 17], 16)))
+    return pc.if_else(pa.array(missing), _NULL_STRING, malformed)
+
+
+def _licence_push(
+    ctx: _RegisterContext, rng: np.random.Generator, licences: _Licences, enterprise: pa.Table
+) -> tuple[pa.Table, pa.Array]:
+    n = licences.firm.size
+    pushed = rng.random(n) < _LICENCE_PUSHED
+    twice = pushed & (rng.random(n) < _LICENCE_PUSHED_TWICE)
+    # Pushed within two days of issue, or in the platform's first quarter for a licence issued before it; a second
+    # push (a correction, a re-sent batch) some time later.
+    backfill = _PLATFORM_SINCE + rng.integers(0, 90, n)
+    first = np.minimum(
+        np.where(licences.issued < _PLATFORM_SINCE, backfill, licences.issued + rng.integers(0, 3, n)), _REF_DAY
+    )
+    again = _uniform_days(rng, np.minimum(first + 1, _REF_DAY), np.full(n, _REF_DAY))
+    which = np.concatenate([np.flatnonzero(pushed), np.flatnonzero(twice)])
+    copy = np.concatenate([np.zeros(pushed.sum(), dtype=np.int64), np.ones(twice.sum(), dtype=np.int64)])
+    order = rng.permutation(which.size)
+    which, copy = which[order], copy[order]
+    k = which.size
+    firm = licences.firm[which]
+    numbers = _take(licences.numbers, which)
+    issued = licences.issued[which]
+    off = rng.random(k) < _ISSUED_DAY_OFF
+    sign = np.where((rng.random(k) < 0.5) | (issued >= _REF_DAY), -1, 1)
+    day = np.where(copy == 0, first[which], again[which])
+    return _table("licence_push", {
+        "record_id": _record_ids("DZ", (ctx.chunk.enterprise_start + firm) * 2 + copy, ctx.seed, "licence_push"),
+        "licence_type": pa.repeat(_LICENCE_TYPE, k).cast(STRING),
+        "licence_no": _noisy_licence_numbers(rng, numbers, _LICENCE_NO_NOISE),
+        "holder_credit_code": _noisy_credit_codes(
+            rng, _enterprise_column(enterprise, "credit_code", firm), _PUSH_CREDIT_CODE_NOISE
+        ),
+        "holder_name": _noisy_enterprise_names(rng, _enterprise_column(enterprise, "name", firm)),
+        "issued_on": pa.array(np.where(off, issued + sign, issued), type=DATE),
+        "valid_until": pa.array(licences.valid_until[which], type=DATE),
+        "pushed_at": _timestamps(day, rng.integers(0, 24 * 3600, k)),  # an interface, at any hour
+    }), numbers  # fmt: skip
+
+
+# --- Property units: the real-estate register and the housing bureau's building survey -----------------------------
+#
+# 不动产单元号 (GB/T 37346), 28 characters: the 6-digit district code, a 6-digit 地籍区 + 地籍子区, the 宗地 ownership
+# (G 国有土地, J 集体土地), its feature letter (A 集体土地所有权, B 建设用地使用权（地表）, S/X 地上/地下, C 宅基地
+# 使用权, D/E/F 土地承包经营权 of 耕地/林地/草原, W 未确定, Y 其他), the 5-digit 宗地 number, F (定着物 is a house)
+# and the 8-digit 定着物 number (4-digit 幢号, 4-digit 户号). The city's units are flats in buildings of one or more
+# entrances (单元), and in the counties also rural houses on their own homestead (宅基地). Each building stands on a
+# parcel (宗地) of its own, numbered by the building's index interleaved between chunks, so no two units share a
+# number without the chunks talking to each other.
+
+_LAND_USES: Final = pa.array(["住宅", "商业", "办公", "工业"])
+_LAND_USE_P: Final = _weights([82, 9, 5, 4])
+_AREA_MEDIAN_M2: Final = np.array([90.0, 120.0, 150.0, 600.0])  # lognormal, by land use
+_AREA_SIGMA: Final = np.array([0.3, 0.6, 0.5, 0.7])
+_HOMESTEAD_AREA_M2: Final = 110.0
+_RESIDENTIAL_FLOORS: Final = np.array([6, 7, 11, 18, 26, 33], dtype=np.int64)
+_RESIDENTIAL_FLOORS_P: Final = _weights([30, 15, 15, 20, 12, 8])
+_ENTRANCES: Final = (1, 5)  # a building has 1–4 entrances (单元), two flats a floor
+_OTHER_FLOORS: Final = {3: (1, 4), 1: (3, 31)}  # industrial plants: 1–3 floors; shops and offices: 3–30
+_COUNTY: Final = np.array([d.kind != "区" for d in sy.DISTRICTS])
+# Rural houses on their own homestead, as a share of the units: few in the urban districts, many in the counties.
+_HOMESTEAD_UNITS: Final = np.where(_COUNTY, 0.45, 0.02)
+# Buildings are drawn one by one, so these shares are turned into shares of buildings (a homestead is one unit,
+# another building holds _BUILDING_UNITS on average), and buildings are placed in districts by population per
+# unit they hold: units, like residents, then follow the districts' population.
+_BUILDING_UNITS: Final = float(
+    2
+    * np.mean(np.arange(*_ENTRANCES))
+    * (
+        _LAND_USE_P[0] * (_RESIDENTIAL_FLOORS * _RESIDENTIAL_FLOORS_P).sum()
+        + _LAND_USE_P[1:3].sum() * np.mean(np.arange(*_OTHER_FLOORS[1]))
+        + _LAND_USE_P[3] * np.mean(np.arange(*_OTHER_FLOORS[3]))
+    )
+)
+_HOMESTEAD_SHARE: Final = (
+    _HOMESTEAD_UNITS * _BUILDING_UNITS / (1 - _HOMESTEAD_UNITS + _HOMESTEAD_UNITS * _BUILDING_UNITS)
+)
+_BUILDING_DISTRICT_P: Final = _weights(
+    np.array([d.population_weight for d in sy.DISTRICTS])
+    / (_HOMESTEAD_SHARE + (1 - _HOMESTEAD_SHARE) * _BUILDING_UNITS)
+)
+_COLLECTIVE_LAND: Final = 0.10  # of the other buildings in the counties: built on collective land
+_OWNERSHIPS: Final = pa.array(["G", "J"])
+_PARCEL_FEATURES: Final = pa.array(list("ABSXCDEFWY"))
+_FEATURE_B, _FEATURE_S, _FEATURE_X, _FEATURE_C = 1, 2, 3, 4
+_ZONES, _SUBZONES = 20, 15  # 地籍区 and 地籍子区 of each district used by the demo's parcels
+_PARCELS_PER_SUBZONE: Final = 99_999  # 宗地 numbers 00001–99999: room for 30 million buildings
+_PARCEL_MULTIPLIER: Final = 1_000_003  # a prime that divides no parcel space size: the scramble is a bijection
+_STRUCTURES: Final = pa.array(["钢混", "砖混", "框架"])
+_CONCRETE, _BRICK, _FRAME = 0, 1, 2
+
+_HOUSE_SHARE: Final = 0.80  # of the units, known to the housing bureau's survey
+_UNIT_NO_NOISE: Final = _IdNoise(0.05, 0.04)  # missing; malformed
+_HOUSE_ADDRESS_NOISE: Final = 0.15  # without 沈阳市, 栋 written 号楼, or 室 after the room number
+_HOUSE_AREA_REMEASURED: Final = 0.10  # surveyed ± 0.5–3 % off the register's area
+
+
+def _lpad(values: Ints, width: int) -> pa.Array:
+    return pc.utf8_lpad(_digits(values), width, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class _Units:
+    """The chunk's property units, in the order of their global index (chunk.unit_start + i)."""
+
+    unit_no: pa.Array
+    address: pa.Array
+    homestead: Bools  # a rural house: its address has no 栋, 单元 or room
+    district: Ints
+    area: Ints  # hundredths of a m²
+    built_year: Ints
+    structure: Ints
+
+
+def _units(chunk: _Chunk, pools: _Pools, rng: np.random.Generator) -> tuple[_Units, Ints, Days]:
+    """The chunk's units, their land use and their registration day."""
+    m = b = chunk.units  # never more buildings than units: the buildings not needed are dropped
+    district = rng.choice(len(sy.DISTRICTS), size=b, p=_BUILDING_DISTRICT_P).astype(np.int64)
+    homestead = rng.random(b) < _HOMESTEAD_SHARE[district]
+    use = np.where(homestead, 0, rng.choice(len(_LAND_USE_P), size=b, p=_LAND_USE_P))
+    floors = np.select(
+        [homestead, use == 0, use == 3],
+        [
+            1,
+            _RESIDENTIAL_FLOORS[rng.choice(_RESIDENTIAL_FLOORS.size, size=b, p=_RESIDENTIAL_FLOORS_P)],
+            rng.integers(*_OTHER_FLOORS[3], b),
+        ],
+        rng.integers(*_OTHER_FLOORS[1], b),
+    )
+    entrances = np.where(homestead, 1, rng.integers(*_ENTRANCES, b))
+    size = np.where(homestead, 1, entrances * floors * 2)  # two flats a floor
+    built_year = np.clip(np.rint(rng.normal(np.where(homestead, 1995, 2003), 12, b)), 1955, REFERENCE_DATE.year - 1)
+    structure = np.select(
+        [homestead | ((use == 0) & (floors <= 7) & (built_year < 2000)), (use > 0) & (rng.random(b) < 0.7)],
+        [_BRICK, _FRAME],
+        _CONCRETE,
+    )
+    collective = homestead | (_COUNTY[district] & (rng.random(b) < _COLLECTIVE_LAND))
+    u = rng.random(b)
+    feature = np.where(homestead, _FEATURE_C, np.select([u < 0.97, u < 0.99], [_FEATURE_B, _FEATURE_S], _FEATURE_X))
+    building_no = rng.integers(1, 31, b)
+    street = _draw(rng, pools.streets, b)
+    number = _digits(rng.integers(1, 400, b))
+
+    ends = np.cumsum(size)
+    buildings = int(np.searchsorted(ends, m)) + 1 if m else 0
+    building = np.repeat(np.arange(buildings), size[:buildings])[:m]
+    rank = np.arange(m) - (ends - size)[building]
+    per_entrance = floors[building] * 2
+    entrance, within = rank // per_entrance + 1, rank % per_entrance
+    floor, door = within // 2 + 1, within % 2 + 1
+
+    # The building's parcel: its index interleaved between chunks, scrambled by an affine bijection of the parcel
+    # space (地籍区 × 地籍子区 × 宗地 number), so that parcels spread over the sub-zones.
+    parcel_space = _ZONES * _SUBZONES * _PARCELS_PER_SUBZONE
+    scrambled = (building * chunk.count + chunk.index) * _PARCEL_MULTIPLIER % parcel_space
+    parcel, place = np.divmod(scrambled, _ZONES * _SUBZONES)
+    unit_no = _join(
+        _take(_DISTRICT_CODES, district[building]),
+        _lpad(place // _SUBZONES + 1, 3),
+        _lpad(place % _SUBZONES + 1, 3),
+        _take(_OWNERSHIPS, collective[building].astype(np.int64)),
+        _take(_PARCEL_FEATURES, feature[building]),
+        _lpad(parcel + 1, 5),
+        "F",
+        _lpad(building_no[building], 4),
+        _lpad(rank + 1, 4),
+    )
+    plot = _join(_take(_DISTRICT_ADDRESS, district[building]), _take(street, building), _take(number, building), "号")
+    flat = _join(plot, _digits(building_no[building]), "栋", _digits(entrance), "单元", _digits(floor), _lpad(door, 2))
+    is_homestead = homestead[building]
+    unit_use = use[building]
+    median = np.where(is_homestead, _HOMESTEAD_AREA_M2, _AREA_MEDIAN_M2[unit_use])
+    sigma = np.where(is_homestead, 0.3, _AREA_SIGMA[unit_use])
+    area = np.maximum(np.rint(rng.lognormal(np.log(median), sigma) * 100), 1000).astype(np.int64)
+    year = built_year[building].astype(np.int64)
+    built_from = np.maximum((year + 1 - 1970).astype("datetime64[Y]").astype("datetime64[D]"), _day(date(1990, 1, 1)))
+    registered = _uniform_days(rng, np.minimum(built_from, _REF_DAY), np.full(m, _REF_DAY))
+    units = _Units(
+        unit_no, pc.if_else(pa.array(is_homestead), plot, flat), is_homestead, district[building], area, year,
+        structure[building],
+    )  # fmt: skip
+    return units, unit_use, registered
+
+
+def _real_estate_unit(
+    chunk: _Chunk, pools: _Pools, seed: int, rng: np.random.Generator
+) -> tuple[_Units, pa.Table, pa.Array]:
+    units, use, registered = _units(chunk, pools, rng)
+    rows = rng.permutation(chunk.units)
+    numbers = _take(units.unit_no, rows)
+    return units, _table("real_estate_unit", {
+        "record_id": _record_ids("BDC", chunk.unit_start + rows, seed, "real_estate_unit"),
+        "unit_no": numbers,
+        "address": _take(units.address, rows),
+        "district_code": _take(_DISTRICT_CODES, units.district[rows]),
+        "land_use": _take(_LAND_USES, use[rows]),
+        "building_area": _decimal(units.area[rows], AREA),
+        "registered_on": pa.array(registered[rows], type=DATE),
+        "updated_at": _updated_at(rng, registered[rows]),
+    }), numbers  # fmt: skip
+
+
+def _noisy_unit_numbers(rng: np.random.Generator, numbers: pa.Array, noise: _IdNoise) -> pa.Array:
+    """Unit numbers, some missing and some malformed: one character dropped, or the 定着物 F typed as f."""
+    missing, bad = _drawn_noise(rng, len(numbers), noise)
+    dropped = rng.random(bad.size) < 0.5
+    at = rng.integers(0, 28, bad.size)
+    chars = _char_matrix(_take(numbers, bad), 28)
+    lower = chars.copy()
+    lower[:, 19] = ord("f")
+    out = np.where(dropped[:, None], np.pad(_drop_char(chars, at), ((0, 0), (0, 1))), lower)
+    malformed = _replace_rows(numbers, bad, _from_char_matrix(out, np.where(dropped, 27, 28)))
+    return pc.if_else(pa.array(missing), _NULL_STRING, malformed)
+
+
+def _noisy_house_addresses(rng: np.random.Generator, addresses: pa.Array, homestead: Bools) -> pa.Array:
+    u = rng.random(len(addresses))
+    kind = np.where(homestead, 0, rng.integers(0, 3, len(addresses)))  # a rural house has no 栋 and no room
+    noisy = u < _HOUSE_ADDRESS_NOISE
+    out = pc.if_else(pa.array(noisy & (kind == 0)), pc.utf8_slice_codeunits(addresses, len(sy.CITY_NAME)), addresses)
+    out = pc.if_else(pa.array(noisy & (kind == 1)), pc.replace_substring(out, "栋", "号楼"), out)
+    return pc.if_else(pa.array(noisy & (kind == 2)), _join(out, "室"), out)
+
+
+def _house(chunk: _Chunk, seed: int, rng: np.random.Generator, units: _Units) -> tuple[pa.Table, pa.Array]:
+    who = rng.permutation(np.flatnonzero(rng.random(chunk.units) < _HOUSE_SHARE))
+    k = who.size
+    numbers = _take(units.unit_no, who)
+    remeasured = rng.random(k) < _HOUSE_AREA_REMEASURED
+    factor = 1 + np.where(rng.random(k) < 0.5, -1, 1) * rng.uniform(0.005, 0.03, k)
+    area = np.where(remeasured, np.rint(units.area[who] * factor).astype(np.int64), units.area[who])
+    year = units.built_year[who]
+    return _table("house", {
+        "record_id": _record_ids("FW", chunk.unit_start + who, seed, "house"),
+        "unit_no": _noisy_unit_numbers(rng, numbers, _UNIT_NO_NOISE),
+        "address": _noisy_house_addresses(rng, _take(units.address, who), units.homestead[who]),
+        "district_code": _take(_DISTRICT_CODES, units.district[who]),
+        "building_area": _decimal(area, AREA),
+        "built_year": pa.array(year, type=INT),
+        "structure": _take(_STRUCTURES, units.structure[who]),
+        "updated_at": _updated_at(rng, (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")),
+    }), numbers  # fmt: skip
 
 
 # --- Writing ------------------------------------------------------------------------------------------------

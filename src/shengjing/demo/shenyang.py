@@ -79,6 +79,16 @@ PUBLIC_INSTITUTION: Final = "12"  # 机构编制部门登记的事业单位
 ENTERPRISE: Final = "91"  # 市场监管部门登记的企业
 
 
+# --- Identifier layouts of the base libraries' registers ------------------------------------------------------
+
+# 食品经营许可证编号: JY + 1-digit 主体业态 + 2-digit province + 2-digit city + 2-digit county + 6-digit serial +
+# 1 check digit (the demo's own: the real numbering's check digit is not public).
+LICENCE_NO_PATTERN: Final = r"^JY[0-9]{14}$"
+# 不动产单元号 (GB/T 37346) of a house: 6-digit district + 6-digit 地籍区/地籍子区 + G/J + 宗地特征码 + 5-digit 宗地
+# number + F + 8-digit 定着物 number.
+UNIT_NO_PATTERN: Final = r"^[0-9]{12}[GJ][ABSXCDEFWY][0-9]{5}F[0-9]{8}$"
+
+
 # --- Organizations -----------------------------------------------------------------------------------------
 
 OrganizationRole = Literal["data_bureau", "department", "operator", "data_merchant", "service_agency"]
@@ -135,6 +145,8 @@ DEPARTMENTS: Final[tuple[Organization, ...]] = (
          "Shenyang Municipal Civil Affairs Bureau", GOVERNMENT_ORGAN, "00210110"),
     _org("taxation", "department", "市税务局", "国家税务总局沈阳市税务局",
          "Shenyang Municipal Tax Service, State Taxation Administration", GOVERNMENT_ORGAN, "00210111"),
+    _org("natural_resources", "department", "市自然资源局", "沈阳市自然资源局",
+         "Shenyang Municipal Bureau of Natural Resources", GOVERNMENT_ORGAN, "00210112"),
 )  # fmt: skip
 
 # Post-2015 enterprises carry an "MA…" organization code body; the parties below are fictitious except the

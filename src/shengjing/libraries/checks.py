@@ -37,6 +37,12 @@ def _credit_code(column: str) -> str:
     )
 
 
-def is_valid(check: IdentifierCheck, column: str) -> str:
-    """A boolean SQL expression, never NULL: is the value of ``column`` a valid identifier of this kind."""
-    return _resident_id(column) if check is IdentifierCheck.RESIDENT_ID else _credit_code(column)
+def is_valid(check: IdentifierCheck, column: str, pattern: str | None = None) -> str:
+    """A boolean SQL expression, never NULL: is the value of ``column`` a valid identifier of this kind. A pattern
+    uses only what RE2 (DuckDB) and Java's regular expressions (Spark) read alike: classes, counts, anchors."""
+    if check is IdentifierCheck.RESIDENT_ID:
+        return _resident_id(column)
+    if check is IdentifierCheck.CREDIT_CODE:
+        return _credit_code(column)
+    assert pattern is not None  # noqa: S101 - the declaration's validator requires it
+    return f"COALESCE(regexp_matches({column}, '{pattern.replace(chr(39), chr(39) * 2)}'), FALSE)"

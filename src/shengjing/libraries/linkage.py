@@ -31,12 +31,12 @@ from shengjing.errors import InvalidInput
 from shengjing.libraries.checks import is_valid
 from shengjing.libraries.engines import Runner
 from shengjing.libraries.spec import (
-    Attribute,
     AttributeType,
     BaseLibrarySpec,
     Cleaning,
     Comparison,
     ComparisonKind,
+    Entity,
     Survivorship,
 )
 
@@ -106,15 +106,15 @@ def _lit(text: str) -> str:
 
 
 class BaseLibraryPipeline:
-    def __init__(self, spec: BaseLibrarySpec, attributes: Sequence[Attribute], runner: Runner) -> None:
+    def __init__(self, spec: BaseLibrarySpec, entity: Entity, runner: Runner) -> None:
         self.spec = spec
-        self.types = {a.name: a.type for a in attributes}
+        self.types = {a.name: a.type for a in entity.attributes}
         missing = [a for a in spec.attributes if a not in self.types]
         if missing:
             raise ValueError(f"the model's entity has no attribute {missing}")
         self.runner = runner
         self.stats = BuildStats()
-        self.key = f"{spec.entity}_key"
+        self.key = entity.key  # the golden record's key: its cluster's hash
 
     @contextmanager
     def _step(self, name: str) -> Iterator[None]:
@@ -139,7 +139,12 @@ class BaseLibraryPipeline:
         for attribute in self.spec.attributes:
             sql_type = _SQL_TYPES[self.types[attribute]]
             column = declared.columns.get(attribute)
-            value = f"CAST(NULL AS {sql_type})" if column is None else f"CAST({_q(column)} AS {sql_type})"
+            if column is not None:
+                value = f"CAST({_q(column)} AS {sql_type})"
+            elif attribute in declared.constants:
+                value = f"CAST({_lit(declared.constants[attribute])} AS {sql_type})"
+            else:
+                value = f"CAST(NULL AS {sql_type})"
             if column is not None and self.types[attribute] is AttributeType.STRING:
                 value = f"NULLIF({self._cleaned(attribute, value)}, '')"
             columns.append(f"{value} AS {_q(attribute)}")
@@ -164,7 +169,7 @@ class BaseLibraryPipeline:
             self.runner.materialize(
                 "records",
                 f"SELECT source || ':' || record_key AS uid, *, "
-                f"{is_valid(self.spec.linking.check, identifier)} AS valid, "
+                f"{is_valid(self.spec.linking.check, identifier, self.spec.linking.pattern)} AS valid, "
                 f"{self._record_hash()} AS record_hash FROM ({union}) AS staged",
             )
             counts = self.runner.fetch(

@@ -518,7 +518,7 @@ def _run(plan: _Plan) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
                 name: stack.enter_context(lake.dataset("library", plan.code, name).write_snapshot())
                 for name in reversed(OUTPUT_TABLES)  # entered in reverse: committed members first, golden last
             }
-            pipeline = BaseLibraryPipeline(plan.spec, plan.entity.attributes, runner)
+            pipeline = BaseLibraryPipeline(plan.spec, plan.entity, runner)
             sources = [SourceInput(r, plan.inputs[r], plan.files[r]) for r in plan.spec.inputs]
             paths = Outputs(golden.path, staged["members"].path, staged["lineage"].path, staged["conflicts"].path)
             rows = pipeline.run(sources, paths, plan.previous)
@@ -670,6 +670,10 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
+def _rows(connection: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    return connection.sql(sql, params=params).to_arrow_table().to_pylist()
+
+
 def _files(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
@@ -772,15 +776,12 @@ def list_conflicts(
     with _duckdb() as connection:
         connection.execute(f"CREATE VIEW conflicts AS SELECT * FROM read_parquet({_files(files)})")  # noqa: S608
         condition = " AND ".join(where)
-        total = connection.execute(f"SELECT count(*) FROM conflicts WHERE {condition}", params).fetchone()[0]  # noqa: S608  # type: ignore[index]
-        rows = (
-            connection.execute(
-                f"SELECT * FROM conflicts WHERE {condition} ORDER BY {key}, attribute, chosen DESC, source, record_key "  # noqa: S608
-                "LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            )
-            .to_arrow_table()
-            .to_pylist()
+        total = _rows(connection, f"SELECT count(*) AS n FROM conflicts WHERE {condition}", params)[0]["n"]  # noqa: S608
+        rows = _rows(
+            connection,
+            f"SELECT * FROM conflicts WHERE {condition} ORDER BY {key}, attribute, chosen DESC, source, record_key "  # noqa: S608
+            "LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
     items = [
         ConflictOut(
@@ -808,37 +809,28 @@ def golden_record(db: Session, actor: Principal, code: str, key: str, *, version
     golden = Lake(settings.lake_path).dataset("resource", code).snapshot(build.version or 0).files
     column = f'"{entity.key}"'
     with _duckdb() as connection:
-        found = (
-            connection.execute(
-                f"SELECT * FROM read_parquet({_files(golden)}) WHERE {column} = ?",  # noqa: S608
-                [key],
-            )
-            .to_arrow_table()
-            .to_pylist()
+        found = _rows(
+            connection,
+            f"SELECT * FROM read_parquet({_files(golden)}) WHERE {column} = ?",  # noqa: S608
+            [key],
         )
         if not found:
             raise NotFound.of("可信记录", "golden record", key)
         lineage, members = [], []
         if library.kind == "base":
-            lineage = (
-                connection.execute(
-                    f"SELECT * FROM read_parquet({_files(_output_files(db, library, build, 'lineage'))}) "  # noqa: S608
-                    f"WHERE {column} = ? "
-                    "ORDER BY attribute",
-                    [key],
-                )
-                .to_arrow_table()
-                .to_pylist()
+            lineage = _rows(
+                connection,
+                f"SELECT * FROM read_parquet({_files(_output_files(db, library, build, 'lineage'))}) "  # noqa: S608
+                f"WHERE {column} = ? "
+                "ORDER BY attribute",
+                [key],
             )
-            members = (
-                connection.execute(
-                    f"SELECT * FROM read_parquet({_files(_output_files(db, library, build, 'members'))}) "  # noqa: S608
-                    f"WHERE {column} = ? "
-                    "ORDER BY source, record_key",
-                    [key],
-                )
-                .to_arrow_table()
-                .to_pylist()
+            members = _rows(
+                connection,
+                f"SELECT * FROM read_parquet({_files(_output_files(db, library, build, 'members'))}) "  # noqa: S608
+                f"WHERE {column} = ? "
+                "ORDER BY source, record_key",
+                [key],
             )
     attributes = found[0]
     record(db, actor, "libraries.record.view", target_type="library", target_id=code, details={"key": key})

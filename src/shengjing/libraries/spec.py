@@ -129,6 +129,7 @@ class Survivorship(StrEnum):
 class IdentifierCheck(StrEnum):
     RESIDENT_ID = "gb11643"  # 公民身份号码, ISO 7064 MOD 11-2 check digit
     CREDIT_CODE = "gb32100"  # 统一社会信用代码, MOD 31 check character
+    PATTERN = "pattern"  # a number with a fixed layout and no public check character (licence numbers, 不动产单元号)
 
 
 class Cleaning(StrEnum):
@@ -146,6 +147,16 @@ class Source(_Spec):
     record_key: str = Field(description="the column that identifies a record within the resource")
     updated_at: str | None = Field(None, description="the column that says when the record was last changed")
     columns: dict[str, str] = Field(description="attribute → the resource's column")
+    constants: dict[str, str] = Field(
+        default={}, description="attribute → the value every record of this source has (a register of one kind)"
+    )
+
+    @model_validator(mode="after")
+    def _each_attribute_once(self) -> Source:
+        both = set(self.columns) & set(self.constants)
+        if both:
+            raise ValueError(f"source {self.resource}: {sorted(both)} both a column and a constant")
+        return self
 
 
 class ComparisonKind(StrEnum):
@@ -188,10 +199,24 @@ class Comparison(_Spec):
 class Linking(_Spec):
     identifier: str = Field(pattern=_NAME, description="the attribute that links exactly when it is valid")
     check: IdentifierCheck
+    pattern: str | None = Field(None, description="for check: pattern, the regular expression of a well-formed value")
     comparisons: list[Comparison] = Field(min_length=1)
     blocking: list[list[str]] = Field(min_length=1, description="each rule: attributes that must be equal")
     threshold: float = Field(0.99, gt=0, lt=1, description="match probability at which two records are linked")
     training_sample: int = Field(4000, ge=100, description="records whose every pair estimates the u probabilities")
+
+    @model_validator(mode="after")
+    def _pattern_with_its_check(self) -> Linking:
+        if (self.check is IdentifierCheck.PATTERN) != (self.pattern is not None):
+            raise ValueError("a pattern is given exactly when the check is 'pattern'")
+        if self.pattern is not None:
+            if not self.pattern.startswith("^") or not self.pattern.endswith("$"):
+                raise ValueError("the pattern must match the whole value: start it with ^ and end it with $")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"the pattern does not compile: {exc}") from None
+        return self
 
 
 class BaseLibrarySpec(_Spec):
@@ -214,7 +239,7 @@ class BaseLibrarySpec(_Spec):
         if self.linking.identifier not in attributes:
             raise ValueError(f"the identifier {self.linking.identifier} needs a survivorship rule")
         for source in self.sources:
-            unknown = set(source.columns) - attributes
+            unknown = (set(source.columns) | set(source.constants)) - attributes
             if unknown:
                 raise ValueError(f"source {source.resource}: no survivorship rule for {sorted(unknown)}")
         used = {c.attribute for c in self.linking.comparisons} | {a for rule in self.linking.blocking for a in rule}
