@@ -258,15 +258,18 @@ class BaseLibraryPipeline:
         with self._step("train"):
             started = time.perf_counter()
             linking = self.spec.linking
+            # The prior from every exact cluster; m from the records of a hash-chosen share of them (a few tens of
+            # thousands of labelled records estimate m as well as a million do).
+            sizes = self.runner.fetch(
+                "SELECT sum(k * (k - 1) / 2) AS pairs, sum(k) AS n "
+                "FROM (SELECT count(*) AS k FROM exact GROUP BY cluster) AS s"
+            ).to_pylist()[0]
             self.runner.materialize(
                 "labelled",
                 f"SELECT e.cluster AS label, c.* FROM ({self._comparison_input('valid')}) AS c "
-                "JOIN exact AS e ON e.uid = c.unique_id",
+                "JOIN exact AS e ON e.uid = c.unique_id JOIN (SELECT DISTINCT cluster FROM exact "
+                f"ORDER BY cluster LIMIT {linking.label_sample // 2}) AS chosen ON chosen.cluster = e.cluster",
             )
-            sizes = self.runner.fetch(
-                "SELECT sum(k * (k - 1) / 2) AS pairs, sum(k) AS n "
-                "FROM (SELECT count(*) AS k FROM labelled GROUP BY label) AS s"
-            ).to_pylist()[0]
             n = int(sizes["n"] or 0)
             prior = min(max(float(sizes["pairs"] or 0) / max(n * (n - 1) / 2, 1), 1e-9), 0.5)
             linker = self._linker(["labelled"], self._settings("dedupe_only", None))

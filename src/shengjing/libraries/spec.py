@@ -204,6 +204,9 @@ class Linking(_Spec):
     blocking: list[list[str]] = Field(min_length=1, description="each rule: attributes that must be equal")
     threshold: float = Field(0.99, gt=0, lt=1, description="match probability at which two records are linked")
     training_sample: int = Field(4000, ge=100, description="records whose every pair estimates the u probabilities")
+    label_sample: int = Field(
+        50_000, ge=100, description="about how many labelled records (of exact clusters) estimate the m probabilities"
+    )
 
     @model_validator(mode="after")
     def _pattern_with_its_check(self) -> Linking:
