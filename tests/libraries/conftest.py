@@ -23,6 +23,7 @@ PERSONS = 1500
 # What the demo's libraries read, persons and enterprises first (the other tables' reference rules need them).
 TABLES = (
     "person", "enterprise", "insured_person", "patient", "student", "taxpayer", "employer",
+    "food_licence", "licence_push", "real_estate_unit", "house",
     "housing_fund", "school_enrolment", "bus_card_trip",
 )  # fmt: skip
 
