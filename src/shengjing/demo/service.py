@@ -142,12 +142,15 @@ def ingest_city(
     """Ingest each delivered table into its resource, persons and enterprises first (the others' reference
     rules check against them). Each ingest opens its own transactions: call with none open."""
     reports = []
-    for table in INGEST_ORDER:
-        resource = RESOURCE_BY_TABLE[table]
-        report = ingest.ingest(sessions, actor, resource.code, str(files[table]), encoding=DELIVERIES[table].encoding)
-        reports.append(report)
-        if progress is not None:
-            progress(table, report)
+    with libraries.refreshes_deferred():  # set_up_libraries refreshes each library once, after the whole city
+        for table in INGEST_ORDER:
+            resource = RESOURCE_BY_TABLE[table]
+            report = ingest.ingest(
+                sessions, actor, resource.code, str(files[table]), encoding=DELIVERIES[table].encoding
+            )
+            reports.append(report)
+            if progress is not None:
+                progress(table, report)
     return reports
 
 
@@ -299,9 +302,8 @@ def library_declarations() -> tuple[list[tuple[str, str]], list[tuple[str, str]]
 def set_up_libraries(
     sessions: sessionmaker[Session], actor: Principal, *, progress: Callable[[BuildOut], None] | None = None
 ) -> list[str]:
-    """File the data models, declare the libraries, and build each library that has not been built yet: the base
-    libraries, whose new snapshots refresh the themes that read them, then any theme still unbuilt (one that reads
-    resources only). Returns the library codes."""
+    """File the data models, declare the libraries, and build each library never built or whose sources have new
+    snapshots: base libraries first, whose new snapshots refresh the themes that read them. Returns the codes."""
     models, declared = library_declarations()
     with unit_of_work(sessions) as db:
         for name, text in models:
@@ -310,11 +312,7 @@ def set_up_libraries(
     for name, text in declared:
         with unit_of_work(sessions) as db:
             codes.append(libraries.declare_library(db, actor, text, file=name).code)
-    for code in codes:
-        with unit_of_work(sessions) as db:
-            built = libraries.get_library(db, actor, code).current_version is not None
-        if not built:
-            out = libraries.build_library(sessions, actor, code, trigger="demo")
-            if progress is not None:
-                progress(out)
+    for out in libraries.refresh_stale(sessions, actor, trigger="demo"):
+        if progress is not None:
+            progress(out)
     return codes

@@ -10,6 +10,7 @@ build's row names every snapshot it made, so a reader never mixes two builds.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -635,11 +636,41 @@ def _record_failed_build(
     )
 
 
+_refreshes_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("refreshes_deferred", default=False)
+
+
+@contextlib.contextmanager
+def refreshes_deferred() -> Iterator[None]:
+    """Within the block, new snapshots do not refresh the libraries that read them: a bulk load (the demo's
+    twelve tables) refreshes each library once afterwards (``refresh_stale``), not once per table."""
+    token = _refreshes_deferred.set(True)
+    try:
+        yield
+    finally:
+        _refreshes_deferred.reset(token)
+
+
+def refresh_stale(sessions: sessionmaker[Session], actor: Principal, *, trigger: str) -> list[BuildOut]:
+    """Build every library that was never built or whose inputs have newer snapshots, base libraries first (their
+    new snapshots refresh the themes that read them on their own)."""
+    built = []
+    with unit_of_work(sessions) as db:
+        codes = [lib.code for lib in db.scalars(select(Library).order_by(Library.kind, Library.id))]
+    for code in codes:
+        with unit_of_work(sessions) as db:
+            library = get_library(db, actor, code)
+        if library.current_version is None or library.stale_inputs:
+            built.append(build_library(sessions, actor, code, trigger=trigger))
+    return built
+
+
 def refresh_dependents(sessions: sessionmaker[Session], actor: Principal, code: str, version: int) -> None:
     """The hook every new snapshot runs (``domains.SNAPSHOT_HOOKS``): refresh each library that reads ``code``
     once all its inputs hold data. The platform refreshes on the department's behalf (a department may not build
     the bureau's libraries); the trigger names the snapshot and who made it. A failure is recorded and logged,
     never raised: the snapshot stands whatever its libraries do."""
+    if _refreshes_deferred.get():
+        return
     with unit_of_work(sessions) as db:
         settings: Settings = db.info["settings"]
         if not settings.library_refresh_on_snapshot:
