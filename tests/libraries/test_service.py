@@ -283,6 +283,9 @@ def test_declarations_are_checked_and_say_where(city: LibraryCity) -> None:
         assert changed.version == model.version + 1 and changed.versions == [*model.versions, changed.version]
         diagram = service.model_diagram(db, system, "population")
         assert {n["id"] for n in diagram.nodes} == {"population.person", "legal_person.enterprise"}
+        with pytest.raises(InvalidInput) as raised:
+            service.file_model(db, system, model.declaration.replace("data_element: XM}", "data_element: XMX}"))
+        assert raised.value.details["field"] == "person.name" and "XMX" in raised.value.message_en
     cases = [
         (population.replace("  blocking: [[birth_date]", "  blocking: [[birthday]"), "birthday"),
         (

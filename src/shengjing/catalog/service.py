@@ -655,6 +655,11 @@ def list_data_elements(db: Session, actor: Principal, query: str = "") -> list[D
     return [_element_out(db, e) for e in db.scalars(stmt)]
 
 
+def data_element_exists(db: Session, code: str) -> bool:
+    """Whether the library of data elements has ``code`` (what a data model's attribute may point to)."""
+    return db.scalar(select(DataElement.id).where(DataElement.code == code)) is not None
+
+
 def get_data_element(db: Session, actor: Principal, code: str) -> DataElementOut:
     if not actor.has(perms.ELEMENT_CHANGE):  # whoever may change an element may read it (its edit form)
         actor.require(perms.RESOURCE_VIEW)

@@ -110,6 +110,16 @@ def file_model(db: Session, actor: Principal, text: str, *, file: str = "model.y
     actor.require(perms.MODEL_CHANGE)
     # A relation to another model's entity is resolved when drawn, not here: two models may refer to each other.
     spec = parse_model(text, file=file)
+    for entity in spec.entities:
+        for attribute in entity.attributes:
+            if attribute.data_element is not None and not catalog.data_element_exists(db, attribute.data_element):
+                raise InvalidInput(
+                    f"{file}：实体“{entity.name}”的属性“{attribute.name}”指向的数据元“{attribute.data_element}”不存在。",
+                    f"{file}: attribute {entity.name}.{attribute.name} points to data element "
+                    f"{attribute.data_element}, which the catalog does not have.",
+                    file=file,
+                    field=f"{entity.name}.{attribute.name}",
+                )
     normalized = spec.model_dump(mode="json")
     current = db.scalars(
         select(DataModel).where(DataModel.code == spec.code).order_by(DataModel.version.desc())
