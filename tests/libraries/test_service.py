@@ -22,7 +22,7 @@ from shengjing.demo import shenyang
 from shengjing.errors import InvalidInput, NotFound, PermissionDenied
 from shengjing.ingest import service as ingest
 from shengjing.libraries import service
-from shengjing.libraries.models import LibraryBuild
+from shengjing.libraries.models import Library, LibraryBuild
 from shengjing.sandbox import service as sandbox
 from shengjing.sandbox.checker import QueryRefused
 from shengjing.store.db import unit_of_work
@@ -53,20 +53,16 @@ def _files(city: LibraryCity, *parts: str, version: int) -> list[str]:
 
 
 def _build(city: LibraryCity, code: str, version: int | None = None) -> LibraryBuild:
+    """The succeeded build that made ``version`` of the library (by default its current one)."""
     with unit_of_work(city.world.sessions) as db:
-        builds = db.scalars(select(LibraryBuild).where(LibraryBuild.status == "succeeded").order_by(LibraryBuild.id))
-        found = [b for b in builds if service.get_library(db, city.world.system, code).current_version is not None]
-        library = service.get_library(db, city.world.system, code)
-        wanted = version or library.current_version
-        build = next(b for b in found if b.version == wanted and b.library_id == _library_id(db, code))
+        wanted = version or service.get_library(db, city.world.system, code).current_version
+        build = db.scalars(
+            select(LibraryBuild)
+            .join(Library, Library.id == LibraryBuild.library_id)
+            .where(Library.code == code, LibraryBuild.status == "succeeded", LibraryBuild.version == wanted)
+        ).one()
         db.expunge(build)
         return build
-
-
-def _library_id(db, code: str) -> int:  # type: ignore[no-untyped-def]
-    from shengjing.libraries.models import Library
-
-    return db.scalar(select(Library.id).where(Library.code == code))  # type: ignore[no-any-return]
 
 
 def _pairwise(city: LibraryCity, code: str, truth: str, key: str, column: str) -> tuple[float, float, int]:

@@ -30,8 +30,6 @@ class Runner(Protocol):
 
     def register(self, name: str, files: Sequence[Path]) -> None: ...
 
-    def register_arrow(self, name: str, table: pa.Table) -> None: ...
-
     def materialize(self, name: str, sql: str) -> None: ...
 
     def fetch(self, sql: str) -> pa.Table: ...
@@ -63,11 +61,6 @@ class DuckDBRunner:
         listed = ", ".join(_literal(str(p)) for p in files)
         self._views.add(name)
         self.connection.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet([{listed}])')  # noqa: S608
-
-    def register_arrow(self, name: str, table: pa.Table) -> None:
-        self.connection.register(f"{name}__arrow", table)
-        self.connection.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{name}__arrow"')  # noqa: S608
-        self.connection.unregister(f"{name}__arrow")
 
     def materialize(self, name: str, sql: str) -> None:
         self.connection.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
@@ -121,10 +114,6 @@ class SparkRunner:
 
     def register(self, name: str, files: Sequence[Path]) -> None:
         self.session.read.parquet(*[str(p) for p in files]).createOrReplaceTempView(name)
-        self._views.add(name)
-
-    def register_arrow(self, name: str, table: pa.Table) -> None:
-        self.session.createDataFrame(table).createOrReplaceTempView(name)
         self._views.add(name)
 
     def materialize(self, name: str, sql: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from shengjing.identity.principal import Principal
 from shengjing.libraries import permissions as perms
@@ -60,6 +61,45 @@ def model_page(
     return render(request, "libraries/model.html", {"model": model, "diagram": diagram.model_dump()})
 
 
+def _library_page(
+    request: Request,
+    db: Session,
+    actor: Principal,
+    code: str,
+    *,
+    compare: tuple[int, int] | None = None,
+    attribute: str | None = None,
+    page: int | None = 1,
+    done: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """A library's page; ``page`` None leaves its conflicts out (the page a failed build is told on)."""
+    library = service.get_library(db, actor, code)
+    comparison = service.compare_versions(db, actor, code, *compare) if compare else None
+    conflicts = None
+    if page is not None and library.kind == "base" and library.current_version and actor.has(perms.CONFLICT_VIEW):
+        conflicts = service.list_conflicts(db, actor, code, attribute=attribute, limit=PAGE, offset=(page - 1) * PAGE)
+    return render(
+        request,
+        "libraries/library.html",
+        {
+            "library": library,
+            "comparison": comparison,
+            "conflicts": conflicts,
+            "attribute": attribute or "",
+            "page": page or 1,
+            "pages": max(1, -(-conflicts.total // PAGE)) if conflicts else 1,
+            "can_run": actor.has(perms.LIBRARY_RUN),
+            "can_read_records": actor.has(perms.RECORD_VIEW),
+            "mode_labels": MODE_LABELS,
+            "done": done,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
 @router.get("/libraries/{code}")
 def library_page(
     request: Request,
@@ -72,31 +112,15 @@ def library_page(
     done: Annotated[str | None, Query(max_length=16)] = None,
     actor: Principal = requires(perms.LIBRARY_VIEW),
 ) -> Response:
-    library = service.get_library(db, actor, code)
-    comparison = None
-    if compare_from and compare_to:
-        comparison = service.compare_versions(db, actor, code, compare_from, compare_to)
-    conflicts = None
-    if library.kind == "base" and library.current_version and actor.has(perms.CONFLICT_VIEW):
-        conflicts = service.list_conflicts(
-            db, actor, code, attribute=attribute or None, limit=PAGE, offset=(page - 1) * PAGE
-        )
-    return render(
+    return _library_page(
         request,
-        "libraries/library.html",
-        {
-            "library": library,
-            "comparison": comparison,
-            "conflicts": conflicts,
-            "attribute": attribute or "",
-            "page": page,
-            "pages": max(1, -(-conflicts.total // PAGE)) if conflicts else 1,
-            "can_run": actor.has(perms.LIBRARY_RUN),
-            "can_read_records": actor.has(perms.RECORD_VIEW),
-            "mode_labels": MODE_LABELS,
-            "done": i18n.gettext(N_("已完成构建")) if done == "built" else None,
-            "error": None,
-        },
+        db,
+        actor,
+        code,
+        compare=(compare_from, compare_to) if compare_from and compare_to else None,
+        attribute=attribute or None,
+        page=page,
+        done=i18n.gettext(N_("已完成构建")) if done == "built" else None,
     )
 
 
@@ -115,25 +139,8 @@ def build(
 
     built, error, refusal = act(call, page_kinds=("library",))
     if built is None:
-        library = service.get_library(db, actor, code)
-        return render(
-            request,
-            "libraries/library.html",
-            {
-                "library": library,
-                "comparison": None,
-                "conflicts": None,
-                "attribute": "",
-                "page": 1,
-                "pages": 1,
-                "can_run": True,
-                "can_read_records": actor.has(perms.RECORD_VIEW),
-                "mode_labels": MODE_LABELS,
-                "error": error,
-                "done": None,
-            },
-            status_code=refusal.http_status if refusal else 422,
-        )
+        status_code = refusal.http_status if refusal else 422
+        return _library_page(request, db, actor, code, page=None, error=error, status_code=status_code)
     return RedirectResponse(f"/libraries/{code}?done=built", status_code=303)
 
 

@@ -533,9 +533,8 @@ def _run(plan: _Plan) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
             sources = [SourceInput(r, plan.inputs[r], plan.files[r]) for r in plan.spec.inputs]
             paths = Outputs(golden.path, staged["members"].path, staged["lineage"].path, staged["conflicts"].path)
             rows = pipeline.run(sources, paths, plan.previous)
-            stats: dict[str, Any] = {k: v for k, v in vars(pipeline.stats).items()}
-            stats["records_by_source"] = {k: int(v) for k, v in stats["records_by_source"].items()}
-            stats = json.loads(json.dumps(stats, default=int))
+            # JSON as the build row keeps it (counts from the engines may come as decimals)
+            stats: dict[str, Any] = json.loads(json.dumps(vars(pipeline.stats), default=int))
         else:
             staged = {}
             inputs = {name: plan.files[code] for name, code in plan.spec.inputs.items()}
@@ -548,6 +547,36 @@ def _run(plan: _Plan) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
     outputs.update({name: s.snapshot.version for name, s in staged.items() if s.snapshot is not None})
     stats["fingerprint"] = golden.snapshot.fingerprint
     return outputs, rows, stats
+
+
+def _new_build(
+    plan: _Plan,
+    library: Library,
+    actor: Principal,
+    started: Any,
+    trigger: str | None,
+    *,
+    version: int | None,
+    outputs: dict[str, int],
+    stats: dict[str, Any],
+    error: str | None = None,
+) -> LibraryBuild:
+    """The row of a finished build: succeeded when it made a version, failed (with its error) when not."""
+    return LibraryBuild(
+        library_id=library.id,
+        version=version,
+        mode=plan.mode,
+        engine=plan.engine,
+        status="failed" if version is None else "succeeded",
+        trigger=trigger or actor.username,
+        inputs=plan.inputs,
+        outputs=outputs,
+        stats=stats,
+        error=error,
+        created_by=actor.username,
+        started_at=started,
+        finished_at=utcnow(),
+    )
 
 
 @state_change("libraries.library.build", "library")
@@ -585,20 +614,7 @@ def _record_build(
         [],
         expected_current=plan.expected_current,
     )
-    build = LibraryBuild(
-        library_id=library.id,
-        version=version,
-        mode=plan.mode,
-        engine=plan.engine,
-        status="succeeded",
-        trigger=trigger or actor.username,
-        inputs=plan.inputs,
-        outputs=outputs,
-        stats=stats,
-        created_by=actor.username,
-        started_at=started,
-        finished_at=utcnow(),
-    )
+    build = _new_build(plan, library, actor, started, trigger, version=version, outputs=outputs, stats=stats)
     db.add(build)
     db.flush()
     summary = {k: stats.get(k) for k in ("records", "clusters", "conflicts", "kept", "seconds_total")}
@@ -618,23 +634,7 @@ def _record_failed_build(
 ) -> None:
     library = _library(db, plan.code)
     error = exc.message_en if isinstance(exc, ShengjingError) else type(exc).__name__
-    db.add(
-        LibraryBuild(
-            library_id=library.id,
-            version=None,
-            mode=plan.mode,
-            engine=plan.engine,
-            status="failed",
-            trigger=trigger or actor.username,
-            inputs=plan.inputs,
-            outputs={},
-            stats={},
-            error=error,
-            created_by=actor.username,
-            started_at=started,
-            finished_at=utcnow(),
-        )
-    )
+    db.add(_new_build(plan, library, actor, started, trigger, version=None, outputs={}, stats={}, error=error))
     record(
         db,
         actor,
